@@ -1,0 +1,45 @@
+/* cli.h — shared helpers for the subcommands: a small option parser and error exits.
+ * Nothing here is library logic: a library user never needs these. */
+#ifndef DRIFT_CLI_H
+#define DRIFT_CLI_H
+
+#include <stdio.h>
+
+#define DRIFT_VERSION_STRING "0.1.0"
+
+/* Subcommands. Each returns the process exit code (0 ok, 1 failure, 2 usage error). */
+int cmd_field(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_classifier(int argc, char **argv);
+int cmd_curl(int argc, char **argv);
+int cmd_particles(int argc, char **argv);
+
+/* Option table: every subcommand declares its options once; the parser fills values,
+ * rejects unknown options and missing values, and prints --help from the same table. */
+typedef enum { OPT_FLAG, OPT_STRING, OPT_INT, OPT_DOUBLE } cli_opt_kind;
+
+typedef struct {
+    const char *name;   /* "--tau" */
+    cli_opt_kind kind;
+    void *target;       /* int* (flag/int), const char** (string), double* */
+    const char *meta;   /* value placeholder shown in help, e.g. "LIST" */
+    const char *help;
+    int seen;           /* set by the parser */
+} cli_opt;
+
+/* Parses argv[1..] (argv[0] is the subcommand name). Returns 0 ok, 1 when --help was
+ * printed (caller returns 0), -1 on error (message already printed; caller returns 2). */
+int cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const char *usage_line,
+              const char *description);
+
+/* Print "drift <cmd>: <msg>: <library message>" to stderr and return 1. */
+int cli_fail(const char *cmd, const char *what);
+
+/* Parse "0.02,0.05,0.2" into vals (max n). Returns count, or -1 on a bad list. */
+int cli_parse_double_list(const char *s, double *vals, int max);
+/* Parse "64,128,256" into ints. Returns count or -1. */
+int cli_parse_int_list(const char *s, int *vals, int max);
+
+#endif

@@ -1,0 +1,41 @@
+/* main.c — the `drift` command: dispatches to one file per subcommand (cmd_*.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} subcommand;
+
+static const subcommand subcommands[] = {
+    /* SUBCOMMANDS: keep one line per command, in the order shown by --help */
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "drift %s — drifting models: one-step generators trained with drift fields\n\n"
+               "usage: drift <command> [options]    (drift <command> --help for details)\n\n"
+               "commands:\n", DRIFT_VERSION_STRING);
+    for (const subcommand *c = subcommands; c->name; c++) fprintf(f, "  %-12s %s\n", c->name, c->summary);
+    fprintf(f, "\nEnvironment: OMP_NUM_THREADS sets the thread count (default: all cores).\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("drift %s\n", DRIFT_VERSION_STRING);
+        return 0;
+    }
+    for (const subcommand *c = subcommands; c->name; c++)
+        if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "drift: unknown command '%s' (see drift --help)\n", argv[1]);
+    return 2;
+}

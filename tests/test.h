@@ -1,0 +1,67 @@
+/* test.h — the project's tiny test harness.
+ *
+ * A test file defines functions `static void test_xxx(void)` and a main that calls
+ * RUN(test_xxx) for each, then returns TEST_SUMMARY(). Every CHECK counts: the closing
+ * line is "N passed, N failed" (checks), and the exit code is non-zero on any failure.
+ */
+#ifndef DRIFT_TEST_H
+#define DRIFT_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int test_passed_ = 0, test_failed_ = 0;
+static const char *test_current_ = "";
+
+#define CHECK(cond)                                                                     \
+    do {                                                                                \
+        if (cond) {                                                                     \
+            test_passed_++;                                                             \
+        } else {                                                                        \
+            test_failed_++;                                                             \
+            fprintf(stderr, "FAIL %s (%s:%d): %s\n", test_current_, __FILE__, __LINE__, \
+                    #cond);                                                             \
+        }                                                                               \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                            \
+    do {                                                                                \
+        if (cond) {                                                                     \
+            test_passed_++;                                                             \
+        } else {                                                                        \
+            test_failed_++;                                                             \
+            fprintf(stderr, "FAIL %s (%s:%d): %s: ", test_current_, __FILE__, __LINE__, \
+                    #cond);                                                             \
+            fprintf(stderr, __VA_ARGS__);                                               \
+            fputc('\n', stderr);                                                        \
+        }                                                                               \
+    } while (0)
+
+/* |a - b| <= atol + rtol * |b| */
+#define CHECK_CLOSE(a, b, atol, rtol)                                                   \
+    do {                                                                                \
+        double a_ = (double)(a), b_ = (double)(b);                                      \
+        CHECK_MSG(fabs(a_ - b_) <= (atol) + (rtol) * fabs(b_), "%.10g vs %.10g", a_, b_); \
+    } while (0)
+
+/* A call that must succeed (status 0); prints the library's message otherwise. */
+#define CHECK_OK(call)                                                                  \
+    do {                                                                                \
+        int st_ = (call);                                                               \
+        CHECK_MSG(st_ == 0, "status %d: %s", st_, drift_last_error());                  \
+    } while (0)
+
+#define RUN(fn)                                                                         \
+    do {                                                                                \
+        test_current_ = #fn;                                                            \
+        int failed_before_ = test_failed_;                                              \
+        fn();                                                                           \
+        fprintf(stderr, "%s %s\n", test_failed_ == failed_before_ ? "ok  " : "FAIL", #fn); \
+    } while (0)
+
+#define TEST_SUMMARY()                                                                  \
+    (printf("%d passed, %d failed\n", test_passed_, test_failed_), test_failed_ ? 1 : 0)
+
+#endif
