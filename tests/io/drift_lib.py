@@ -1,0 +1,46 @@
+"""Loads libdrift (path in $DRIFT_LIB) with ctypes for the io tests written in Python."""
+import ctypes
+import os
+import sys
+
+
+class DriftArray(ctypes.Structure):
+    _fields_ = [("dtype", ctypes.c_int), ("ndim", ctypes.c_int),
+                ("shape", ctypes.c_int64 * 8), ("count", ctypes.c_size_t),
+                ("data", ctypes.c_void_p)]
+
+
+# drift_dtype enum order in drift/npy.h
+DTYPES = ["<f4", "<f8", "<i4", "<i8", "|u1"]
+
+
+def load():
+    path = os.environ.get("DRIFT_LIB")
+    if not path or not os.path.exists(path):
+        sys.exit("DRIFT_LIB must name a built libdrift.so "
+                 "(cmake --build <dir> --target drift), got %r" % path)
+    lib = ctypes.CDLL(path)
+    lib.drift_last_error.restype = ctypes.c_char_p
+    lib.drift_npy_read.argtypes = [ctypes.c_char_p, ctypes.POINTER(DriftArray)]
+    lib.drift_npy_write.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_int,
+                                    ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p]
+    lib.drift_array_free.argtypes = [ctypes.POINTER(DriftArray)]
+    return lib
+
+
+class Checks:
+    """Counts checks like tests/test.h; exit status non-zero on any failure."""
+
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def check(self, cond, what):
+        if cond:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print("FAIL", what, file=sys.stderr)
+
+    def summary(self):
+        print("%d passed, %d failed" % (self.passed, self.failed))
+        return 1 if self.failed else 0
