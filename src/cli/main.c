@@ -12,6 +12,7 @@ typedef struct {
 
 static const subcommand subcommands[] = {
     /* SUBCOMMANDS: keep one line per command, in the order shown by --help */
+    {"field", cmd_field, "evaluate a drift field on NPY inputs (any family, kernel, temperatures)"},
     {NULL, NULL, NULL},
 };
 
