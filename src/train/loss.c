@@ -1,0 +1,153 @@
+/* loss.c — the objective of one drifting step (SPEC §4): field per class group, dL/dx, stats.
+ *
+ * Conventions: the drift objective is the mean over samples *and dimensions* of
+ * ‖x/s − sg(x/s + V/s)‖² (s = the feature scale, 1 without feature normalization), exactly
+ * the authors' released loss; its value is mean ‖V‖²/(s²D), which stays near the number of
+ * temperatures when drift normalization is on — hence the raw |V| and per-temperature norms
+ * in the stats, which do move as training progresses. */
+#include <math.h>
+#include <string.h>
+
+#include "drift/core.h"
+#include "drift/error.h"
+#include "drift/train.h"
+
+int drift_objective_parse(const char *s, drift_objective *out)
+{
+    if (s && !strcmp(s, "drift")) { *out = DRIFT_OBJECTIVE_DRIFT; return DRIFT_OK; }
+    if (s && !strcmp(s, "potential")) { *out = DRIFT_OBJECTIVE_POTENTIAL; return DRIFT_OK; }
+    return drift_error(DRIFT_EINVAL, "unknown objective '%s' (valid: drift, potential)", s ? s : "(null)");
+}
+
+const char *drift_objective_name(drift_objective o)
+{
+    return o == DRIFT_OBJECTIVE_POTENTIAL ? "potential" : "drift";
+}
+
+double drift_guidance_weight(double alpha, int64_t n_neg, int64_t n_unc)
+{
+    if (n_unc <= 0 || n_neg <= 1 || alpha <= 1.0) return 0.0;
+    return (alpha - 1.0) * (double)(n_neg - 1) / (double)n_unc;
+}
+
+double drift_guidance_sample_alpha(double u, double alpha_max)
+{
+    /* p(α) ∝ α^−3 on [1, A]: CDF F(α) = (1 − α^−2)/(1 − A^−2), so α = (1 − u(1 − A^−2))^−1/2 */
+    if (alpha_max <= 1.0) return 1.0;
+    double c = 1.0 - 1.0 / (alpha_max * alpha_max);
+    return 1.0 / sqrt(1.0 - u * c);
+}
+
+/* Mean pairwise distance among rows, and the count of rows whose nearest other row is closer
+ * than `close` (near-duplicates). O(n²d): groups are small (tens to hundreds of rows). */
+static double spread(const float *x, int64_t n, int64_t d, double close, int64_t *n_close)
+{
+    double sum = 0;
+    int64_t pairs = 0, dup = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double nearest = INFINITY;
+        for (int64_t j = 0; j < n; j++) {
+            if (j == i) continue;
+            double r2 = 0;
+            for (int64_t k = 0; k < d; k++) {
+                double t = (double)x[i * d + k] - x[j * d + k];
+                r2 += t * t;
+            }
+            double r = sqrt(r2);
+            if (j > i) { sum += r; pairs++; }
+            if (r < nearest) nearest = r;
+        }
+        if (nearest < close) dup++;
+    }
+    if (n_close) *n_close = dup;
+    return pairs ? sum / (double)pairs : 0.0;
+}
+
+int drift_drift_loss(const drift_field_config *field, drift_objective obj, const float *x, int64_t d,
+                     const drift_class_group *groups, int n_groups, float *grad, drift_loss_stats *stats)
+{
+    if (!field || !x || !groups || !grad || !stats || n_groups < 1 || d < 1)
+        return drift_error(DRIFT_EINVAL, "drift loss: missing arguments");
+    if (obj == DRIFT_OBJECTIVE_POTENTIAL && !drift_family_is_conservative(field->family))
+        return drift_error(DRIFT_EINVAL,
+                           "the potential objective needs a conservative field (sharp, kdegrad or mmd), not %s",
+                           drift_family_name(field->family));
+    memset(stats, 0, sizeof *stats);
+    int64_t total = 0, max_rows = 0;
+    for (int g = 0; g < n_groups; g++) {
+        if (groups[g].n_gen < 1 || groups[g].n_pos < 1 || !groups[g].pos)
+            return drift_error(DRIFT_EINVAL, "class group %d has no generated rows or no positives", g);
+        total += groups[g].n_gen;
+        if (groups[g].n_gen > max_rows) max_rows = groups[g].n_gen;
+    }
+    float *v = drift_alloc((size_t)(max_rows * d), sizeof(float));
+    double *phi = drift_alloc((size_t)max_rows, sizeof(double));
+    float *uw = NULL;
+    int64_t max_unc = 0;
+    for (int g = 0; g < n_groups; g++)
+        if (groups[g].n_unc > max_unc) max_unc = groups[g].n_unc;
+    if (max_unc) uw = drift_alloc((size_t)max_unc, sizeof(float));
+    if (!v || !phi || (max_unc && !uw)) {
+        drift_free(v); drift_free(phi); drift_free(uw);
+        return DRIFT_ENOMEM;
+    }
+    int st = DRIFT_OK;
+    double loss = 0, vsq = 0, gen_spread = 0, pos_spread = 0, dups = 0;
+    int64_t off = 0;
+    for (int g = 0; g < n_groups && st == DRIFT_OK; g++) {
+        const drift_class_group *G = &groups[g];
+        const float *xg = x + off * d;
+        for (int64_t j = 0; j < G->n_unc; j++) uw[j] = G->unc_weight;
+        drift_field_batch b = {.n = G->n_gen, .d = d, .x = xg, .p = G->n_pos, .pos = G->pos,
+                               .e = G->n_unc > 0 && G->unc_weight > 0 ? G->n_unc : 0,
+                               .extra = G->unc, .extra_w = uw};
+        drift_field_result r;
+        memset(&r, 0, sizeof r);
+        r.v = v;
+        r.potential = obj == DRIFT_OBJECTIVE_POTENTIAL ? phi : NULL;
+        st = drift_field_compute(field, &b, &r);
+        if (st) {
+            drift_error_context(st, "field of class group %d", g);
+            break;
+        }
+        const double s = r.feature_scale > 0 ? r.feature_scale : 1.0;
+        float *gg = grad + off * d;
+        double gsq = 0;
+        for (int64_t k = 0; k < G->n_gen * d; k++) gsq += (double)v[k] * v[k];
+        if (obj == DRIFT_OBJECTIVE_DRIFT) {
+            const double c = -2.0 / (s * s * (double)d * (double)total);
+            for (int64_t k = 0; k < G->n_gen * d; k++) gg[k] = (float)(c * v[k]);
+            loss += gsq / (s * s * (double)d);
+        } else {
+            const double c = -1.0 / (double)total;
+            for (int64_t k = 0; k < G->n_gen * d; k++) gg[k] = (float)(c * v[k]);
+            for (int64_t i = 0; i < G->n_gen; i++) loss -= phi[i];
+        }
+        /* raw field size (before drift normalization) from the per-temperature norms */
+        double raw = 0;
+        for (int t = 0; t < field->n_tau; t++) {
+            stats->tau_rms[t] += r.tau_rms[t] / n_groups;
+            raw += r.tau_rms[t] * r.tau_rms[t];
+        }
+        vsq += field->drift_norm ? raw * (double)G->n_gen : gsq / (double)d;
+        stats->feature_scale += s / n_groups;
+        double ps = spread(G->pos, G->n_pos, d, 0, NULL);
+        int64_t nd = 0;
+        gen_spread += spread(xg, G->n_gen, d, 0.01 * ps, &nd) / n_groups;
+        pos_spread += ps / n_groups;
+        dups += (double)nd;
+        off += G->n_gen;
+    }
+    if (st == DRIFT_OK) {
+        stats->loss = loss / (double)total;
+        stats->v_rms = sqrt(vsq / (double)total);
+        stats->gen_spread = gen_spread;
+        stats->pos_spread = pos_spread;
+        stats->diversity = pos_spread > 0 ? gen_spread / pos_spread : 0;
+        stats->dup_frac = dups / (double)total;
+        if (!isfinite(stats->loss) || !drift_all_finite_f32(grad, (size_t)(total * d)))
+            st = drift_error(DRIFT_ENUMERIC, "the loss or its gradient is not finite");
+    }
+    drift_free(v); drift_free(phi); drift_free(uw);
+    return st;
+}
