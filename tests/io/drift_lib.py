@@ -44,3 +44,26 @@ class Checks:
     def summary(self):
         print("%d passed, %d failed" % (self.passed, self.failed))
         return 1 if self.failed else 0
+
+
+class StTensor(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("dtype", ctypes.c_int), ("ndim", ctypes.c_int),
+                ("shape", ctypes.c_int64 * 8), ("data", ctypes.c_void_p)]
+
+
+class StMeta(ctypes.Structure):
+    _fields_ = [("key", ctypes.c_char_p), ("value", ctypes.c_char_p)]
+
+
+def declare_safetensors(lib):
+    lib.drift_safetensors_write.argtypes = [ctypes.c_char_p, ctypes.POINTER(StTensor),
+                                            ctypes.c_size_t, ctypes.POINTER(StMeta),
+                                            ctypes.c_size_t]
+    lib.drift_safetensors_read.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+    lib.drift_safetensors_free.argtypes = [ctypes.c_void_p]
+    lib.drift_safetensors_count.argtypes = [ctypes.c_void_p]
+    lib.drift_safetensors_count.restype = ctypes.c_size_t
+    lib.drift_safetensors_tensor.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    lib.drift_safetensors_tensor.restype = ctypes.POINTER(StTensor)
+    lib.drift_safetensors_meta.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    lib.drift_safetensors_meta.restype = ctypes.c_char_p
