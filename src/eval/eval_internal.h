@@ -1,0 +1,38 @@
+/* eval_internal.h — helpers shared by the metric files of src/eval (not public API). */
+#ifndef DRIFT_EVAL_INTERNAL_H
+#define DRIFT_EVAL_INTERNAL_H
+
+#include <stdint.h>
+
+/* Checks one input set: non-NULL, n ≥ min_rows, dim ≥ 1, every value finite. `what` names
+ * the set in the message ("samples", "reference set", ...). */
+int eval_check_set(const float *x, int64_t n, int dim, int64_t min_rows, const char *what);
+
+/* out[i] = ‖x_i‖² for the n rows of x (n, dim), summed in float64, stored as float. */
+void eval_row_sqnorms(const float *x, int64_t n, int dim, float *out);
+
+/* Rows of a block whose (rows, ncols) distance matrix stays within a fixed budget of
+ * floats (16 MiB): the metrics walk an (n, m) distance matrix block by block. */
+int64_t eval_block_rows(int64_t ncols);
+
+/* out (na, nb): out[i, j] = max(0, ‖a_i − b_j‖²) computed as ‖a‖² + ‖b‖² − 2 a·b with one
+ * SGEMM; an2, bn2 from eval_row_sqnorms. */
+void eval_sqdist_block(float *out, const float *a, const float *an2, int64_t na, const float *b,
+                       const float *bn2, int64_t nb, int dim);
+
+/* Σ k(a_i, b_j) over all pairs (same == 0) or over pairs i ≠ j when a and b are the same
+ * set (same == 1, na == nb), with k the gaussian kernel exp(−d² / (2 h2)). */
+int eval_gaussian_kernel_sum(const float *a, int64_t na, const float *b, int64_t nb, int dim,
+                             double h2, int same, double *sum);
+
+/* Σ ‖a_i − b_j‖ over all pairs. */
+int eval_distance_sum(const float *a, int64_t na, const float *b, int64_t nb, int dim,
+                      double *sum);
+
+/* FID with the first set's covariance square root already known (the evaluator computes
+ * it once for the reference set). */
+struct drift_feature_stats;
+int eval_fid_with_sqrt(const struct drift_feature_stats *a, const double *sqrt_cov_a,
+                       const struct drift_feature_stats *b, double *fid);
+
+#endif
