@@ -1,0 +1,123 @@
+/* model_internal.h — what the model kinds share: the layout builder (parameter tensors
+ * and activation tensors as offsets into flat buffers), the conditioning vector of the
+ * generators, and the per-kind layouts. Not part of the public API. */
+#ifndef DRIFT_MODEL_INTERNAL_H
+#define DRIFT_MODEL_INTERNAL_H
+
+#include <stddef.h>
+
+#include "drift/error.h"
+#include "drift/models.h"
+#include "drift/nn.h"
+
+/* How drift_model_init_params fills a tensor. */
+enum { INIT_ZERO, INIT_ONE, INIT_FAN_IN, INIT_NORMAL };
+
+typedef struct tensor_init {
+    int kind;
+    float scale; /* INIT_NORMAL: the standard deviation */
+} tensor_init;
+
+/* An activation tensor: `per` floats per sample, max_batch samples from `off` on. */
+typedef struct act {
+    size_t off, per;
+} act;
+
+/* ---- generator conditioning: c = class_emb[label] + alpha_mlp(sinusoid(log α)) ---- */
+typedef struct cond_layout {
+    int on, dim, n_classes, use_alpha, freqs;
+    size_t emb;                     /* params: (n_classes + 1, dim) */
+    size_t a_w1, a_b1, a_w2, a_b2;  /* params: alpha MLP (dim, 2F), (dim), (dim, dim), (dim) */
+    act log_alpha, feat, h, hs, aout, c;
+} cond_layout;
+
+typedef struct mlp_layout {
+    cond_layout cond;
+    int n_layers;                        /* linear layers: hidden widths + output */
+    int dims[DRIFT_MODEL_MAX_WIDTHS + 2];
+    size_t w[DRIFT_MODEL_MAX_WIDTHS + 1], b[DRIFT_MODEL_MAX_WIDTHS + 1];
+    act x, pre[DRIFT_MODEL_MAX_WIDTHS + 1], post[DRIFT_MODEL_MAX_WIDTHS];
+    act out; /* tanh output (when out_tanh) */
+} mlp_layout;
+
+typedef struct conv_block {
+    drift_conv2d_shape shape;
+    int groups, upsample_before;     /* upsample the block's input ×2 first */
+    act in;                          /* the block input (after the upsampling, if any) */
+    act up_src;                      /* what was upsampled (upsample_before only) */
+    size_t w, b, gn_g, gn_b, film_w, film_b;
+    act conv, mean, rstd, gn, mod, film, out;
+} conv_block;
+
+typedef struct convgen_layout {
+    cond_layout cond;
+    act cs;                          /* SiLU(c), the input of every FiLM projection */
+    act zin;                         /* [noise | c] */
+    size_t proj_w, proj_b;
+    act h0;
+    int n_blocks;
+    conv_block blocks[DRIFT_MODEL_MAX_WIDTHS * DRIFT_MODEL_MAX_DEPTH];
+    act up_last;                     /* the last block upsampled to full resolution */
+    drift_conv2d_shape out_shape;
+    size_t out_w, out_b;
+    act pre, out;
+} convgen_layout;
+
+typedef struct classifier_layout {
+    drift_conv2d_shape s1, s2;
+    size_t w1, b1, w2, b2, w3, b3, w4, b4;
+    act x, c1, r1, p1, c2, r2, f, feat, logits;
+    int pool_h, pool_w;
+} classifier_layout;
+
+struct drift_model_impl {
+    float *acts, *dacts;
+    int n_acts, cap_acts;
+    act *act_list;
+    unsigned char *act_needs_grad;
+    int cap_tensors;
+    tensor_init *inits;              /* how each parameter tensor is initialized */
+    int *labels;                     /* the last forward's labels, null mapped to n_classes */
+    float *work;                     /* conv scratch */
+    size_t work_floats;
+    char *description;
+    union {
+        mlp_layout mlp;
+        convgen_layout conv;
+        classifier_layout clf;
+    } u;
+};
+
+/* builder (model.c) */
+int model_add_param(drift_model *m, const char *name, int ndim, int d0, int d1, int d2, int d3,
+                    int init, float init_scale, int decay, size_t *off);
+int model_add_act(drift_model *m, size_t per_sample, int needs_grad, act *a);
+void model_need_work(drift_model *m, size_t floats);
+
+static inline float *P(const drift_model *m, size_t off) { return m->params + off; }
+static inline float *G(const drift_model *m, size_t off) { return m->grads + off; }
+static inline float *A(const drift_model *m, act a) { return m->impl->acts + a.off; }
+static inline float *D(const drift_model *m, act a) { return m->impl->dacts + a.off; }
+
+/* conditioning (cond.c) */
+int cond_build(drift_model *m, cond_layout *c, int dim);
+void cond_forward(drift_model *m, const cond_layout *c, const float *alpha, int B);
+void cond_backward(drift_model *m, const cond_layout *c, int B); /* reads D(c->c) */
+
+/* kinds */
+int mlp_build(drift_model *m);
+void mlp_forward(drift_model *m, const float *input, const float *alpha, int B);
+void mlp_backward(drift_model *m, int B);
+act mlp_output(const drift_model *m);
+
+int convgen_build(drift_model *m);
+void convgen_forward(drift_model *m, const float *input, const float *alpha, int B);
+void convgen_backward(drift_model *m, int B);
+act convgen_output(const drift_model *m);
+
+int classifier_build(drift_model *m);
+void classifier_forward(drift_model *m, const float *input, int B);
+void classifier_backward(drift_model *m, int B);
+act classifier_output(const drift_model *m);
+
+#endif
