@@ -1,0 +1,129 @@
+/* Tests for the progress reporter with a fake clock: plain-line cadence (steps and
+ * seconds), rate and ETA, in-place redraw throttling, truncation to the width. */
+#include <unistd.h>
+
+#include "drift/error.h"
+#include "drift/progress.h"
+#include "test.h"
+
+static double fake_time;
+static double fake_clock(void) { return fake_time; }
+
+static char *read_stream(FILE *f)
+{
+    long n = ftell(f);
+    rewind(f);
+    char *s = calloc(1, (size_t)n + 1);
+    if (fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = 0;
+    return s;
+}
+
+static int count(const char *s, const char *sub)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, sub)); p += strlen(sub)) n++;
+    return n;
+}
+
+static void test_plain_lines(void)
+{
+    FILE *f = tmpfile();
+    drift_progress_opts o = drift_progress_defaults();
+    o.label = "train";
+    o.total = 100;
+    o.every_steps = 10;
+    o.stream = f;
+    o.tty = 0;
+    o.clock = fake_clock;
+    fake_time = 0;
+    drift_progress *p;
+    CHECK_OK(drift_progress_start_opts(&p, &o));
+    for (int step = 1; step <= 100; step++) {
+        fake_time += 0.5; /* 2 steps per second */
+        char extra[32];
+        snprintf(extra, sizeof extra, "loss %.3f", 1.0 / step);
+        CHECK_OK(drift_progress_update(p, step, extra));
+    }
+    CHECK_OK(drift_progress_finish(p, "final"));
+    char *s = read_stream(f);
+    fclose(f);
+    CHECK(count(s, "\n") == 11); /* steps 10, 20, ..., 100, then the summary */
+    CHECK(strstr(s, "train  10/100   10%  2.0 it/s  ETA 0:45  loss 0.100\n") != NULL);
+    CHECK(strstr(s, "train  50/100   50%  2.0 it/s  ETA 0:25  loss 0.020\n") != NULL);
+    CHECK(strstr(s, "train  100/100  100%  2.0 it/s  loss 0.010\n") != NULL); /* no ETA at end */
+    CHECK(strstr(s, "train  done: 100 steps in 0:50 (2.0 it/s)  final\n") != NULL);
+    CHECK(!strchr(s, '\r') && !strchr(s, '\033'));
+    free(s);
+}
+
+static void test_plain_time_cadence_and_unknown_total(void)
+{
+    FILE *f = tmpfile();
+    drift_progress_opts o = drift_progress_defaults();
+    o.every_steps = 1000000;
+    o.every_seconds = 5;
+    o.stream = f;
+    o.tty = 0;
+    o.clock = fake_clock;
+    fake_time = 100;
+    drift_progress *p;
+    CHECK_OK(drift_progress_start_opts(&p, &o));
+    for (int step = 1; step <= 30; step++) { /* 3 s per step: a line every second step */
+        fake_time += 3;
+        drift_progress_update(p, step, NULL);
+    }
+    drift_progress_finish(p, NULL);
+    char *s = read_stream(f);
+    fclose(f);
+    CHECK(count(s, "\n") == 15 + 1);
+    CHECK(strstr(s, "2  3.0 s/it\n") != NULL); /* slow loops show seconds per step */
+    CHECK(!strstr(s, "ETA") && !strstr(s, "%")); /* unknown total */
+    CHECK(strstr(s, "done: 30 steps in 1:30") != NULL);
+    free(s);
+}
+
+static void test_tty_redraw(void)
+{
+    FILE *f = tmpfile();
+    drift_progress_opts o = drift_progress_defaults();
+    o.label = "sweep";
+    o.total = 1000;
+    o.stream = f;
+    o.tty = 1;
+    o.width = 40;
+    o.clock = fake_clock;
+    fake_time = 0;
+    drift_progress *p;
+    CHECK_OK(drift_progress_start_opts(&p, &o));
+    for (int step = 1; step <= 1000; step++) {
+        fake_time += 0.01; /* 100 it/s for 10 s: about 100 redraws at 10 per second */
+        drift_progress_update(p, step, "a long tail of extra fields that will not fit");
+    }
+    drift_progress_finish(p, NULL);
+    char *s = read_stream(f);
+    fclose(f);
+    int redraws = count(s, "\r\033[K");
+    /* every 10 or 11 steps, depending on how the fake clock's sums round */
+    CHECK_MSG(redraws >= 90 && redraws <= 102, "%d redraws", redraws - 1);
+    CHECK(count(s, "\n") == 1); /* only the final line ends */
+    /* Each redrawn line is cut to width - 1 = 39 columns (the final one may wrap). */
+    int longest = 0, lines = 0;
+    for (char *q = s; (q = strstr(q, "\033[K")); q += 3) {
+        int n = (int)strcspn(q + 3, "\r\n");
+        if (q[3 + n] != '\r') continue;
+        lines++;
+        if (n > longest) longest = n;
+    }
+    CHECK(lines > 80 && longest == 39);
+    CHECK(strstr(s, "sweep  500/1000   50%  100.0 it/s") != NULL);
+    CHECK(strstr(s, "sweep  done: 1000 steps in 0:10 (100.0 it/s)\n") != NULL);
+    free(s);
+}
+
+int main(void)
+{
+    RUN(test_plain_lines);
+    RUN(test_plain_time_cadence_and_unknown_total);
+    RUN(test_tty_redraw);
+    return TEST_SUMMARY();
+}
