@@ -64,6 +64,118 @@ double drift_guidance_weight(double alpha, int64_t n_neg, int64_t n_unc);
 /* α ∈ [1, alpha_max] with density ∝ α^−3, by inverting its CDF at u ∈ [0, 1). */
 double drift_guidance_sample_alpha(double u, double alpha_max);
 
+/* ---- training configuration ------------------------------------------------------------
+ * One table of named options (config.c) drives the CLI flags (--name value), their --help
+ * text, and the config stored in checkpoints: a key added there is everywhere at once. */
+typedef struct drift_train_config {
+    char data[512];            /* dataset: fashion-mnist | mnist | a toy name | a .npy path */
+    char data_dir[512];        /* where fashion-mnist / mnist live ("" = default search) */
+    char labels[512];          /* labels .npy for an .npy dataset ("" = none) */
+    char model[16];            /* generator: mlp | conv */
+    int noise_dim;             /* dimension of the noise input */
+    int width;                 /* mlp: hidden width; conv: base channels */
+    int depth;                 /* mlp: hidden layers; conv: blocks per resolution */
+    int conditional;           /* class-conditional (needs labels) */
+    drift_field_config field;  /* the drift field of the loss */
+    drift_objective objective;
+    int classes_per_step;      /* N_c: class groups per step (all classes when ≥ n_classes) */
+    int n_pos;                 /* N_pos: positives per class group */
+    int n_neg;                 /* N_neg: generated samples per class group */
+    int n_unc;                 /* N_unc: unconditional data among the negatives (guidance) */
+    double alpha_max;          /* guidance α drawn from [1, alpha_max] ∝ α^−3; 1 = off */
+    double lr, beta1, beta2, weight_decay, grad_clip, ema_decay;
+    int warmup;                /* linear warm-up steps */
+    char schedule[16];         /* constant | cosine */
+    int64_t steps;
+    int log_every, sample_every, ckpt_every, eval_every, eval_n;
+    uint64_t seed;
+    int threads;
+    char out[512];             /* run directory */
+} drift_train_config;
+
+/* Defaults for a dataset name and preset ("default" or "quick"): image datasets get the conv
+ * generator and the released deng recipe, toys the SPEC §7 toy demo. */
+int drift_train_config_defaults(drift_train_config *cfg, const char *data, const char *preset);
+/* Set one option from text ("lr", "2e-4"); unknown keys and bad values are DRIFT_EINVAL. */
+int drift_train_config_set(drift_train_config *cfg, const char *key, const char *value);
+/* The value of an option as text. */
+int drift_train_config_get(const drift_train_config *cfg, const char *key, char *buf, size_t size);
+/* Consistency checks across options (after all sets). */
+int drift_train_config_check(const drift_train_config *cfg);
+/* The option table, for --help: names, value placeholders and help texts. */
+typedef struct drift_train_option {
+    const char *key, *meta, *help;
+} drift_train_option;
+const drift_train_option *drift_train_options(int *count);
+
+/* ---- checkpoints ---------------------------------------------------------------------------
+ * A safetensors file: tensors "params", "ema", "adam.m", "adam.v" (float32, n_params each) and
+ * "state" (int64: step, adam step, ema updates, seed); metadata "format" = "drift-checkpoint-1",
+ * "model" (the generator's description) and "config.<key>" for every training option. The
+ * random state is (seed, step): every step draws from counter-based streams keyed by its index,
+ * so nothing else is needed to continue a run exactly. Written atomically (temp + rename). */
+typedef struct drift_checkpoint {
+    drift_train_config cfg;
+    char model_config[1024];   /* drift_model_config_format text: enough to rebuild the generator */
+    int h, w, c, n_classes;    /* sample shape (h = 0: not an image, D = w) and classes (0: none) */
+    int64_t step, adam_step, ema_updates;
+    size_t n_params;
+    float *params, *ema, *adam_m, *adam_v;
+} drift_checkpoint;
+
+int drift_checkpoint_save(const char *path, const drift_checkpoint *ck);
+/* Loads and validates (format, sizes, config keys); allocates the arrays. */
+int drift_checkpoint_load(const char *path, drift_checkpoint *out);
+void drift_checkpoint_free(drift_checkpoint *ck);
+
+/* ---- the training loop ----------------------------------------------------------------- */
+typedef struct drift_trainer drift_trainer;
+
+/* What one step did, for logs and progress lines. */
+typedef struct drift_step_info {
+    int64_t step;              /* steps done after this one */
+    drift_loss_stats stats;
+    double grad_norm;          /* before clipping */
+    double lr;
+    double seconds;            /* wall time of the step */
+} drift_step_info;
+
+/* Loads the data, builds the generator and optimizer. With resume_path, the state (and the
+ * config, except `steps`, which may extend the run, and the logging cadences) comes from
+ * that checkpoint. */
+int drift_trainer_create(const drift_train_config *cfg, const char *resume_path, drift_trainer **out);
+/* One optimization step. A non-finite loss, field or gradient is DRIFT_ENUMERIC and leaves
+ * the weights as they were before the step. */
+int drift_trainer_step(drift_trainer *t, drift_step_info *info);
+/* The whole run: steps with progress on stderr, metrics.jsonl, loss plot, sample grids and
+ * checkpoints in cfg->out. Stops at cfg->steps or on the first error (the last good checkpoint
+ * stays). */
+int drift_trainer_run(drift_trainer *t);
+int drift_trainer_save(drift_trainer *t, const char *path);
+/* Who hears about progress during drift_trainer_run (the library itself prints nothing):
+ * called after every step with what it did, and with a one-line message (`note`, else NULL)
+ * when something worth saying happened (an evaluation, a checkpoint, a sample grid, a
+ * warning such as a collapsing diversity). */
+typedef void (*drift_train_reporter)(void *ctx, const drift_step_info *info, int64_t total_steps, const char *note);
+void drift_trainer_set_reporter(drift_trainer *t, drift_train_reporter fn, void *ctx);
+/* Write a sample grid now (PNG: one row per class for conditional image models, a scatter of
+ * samples over data for 2-D data), from the EMA weights. */
+int drift_trainer_write_samples(drift_trainer *t, const char *path);
+int64_t drift_trainer_steps_done(const drift_trainer *t);
+size_t drift_trainer_param_count(const drift_trainer *t);
+const char *drift_trainer_model_description(const drift_trainer *t);
+void drift_trainer_free(drift_trainer *t);
+
+/* ---- sampling ------------------------------------------------------------------------------ */
+struct drift_model;
+/* Rebuilds the generator of a checkpoint with its EMA weights (use_ema) or raw weights. */
+int drift_generator_load(const char *ckpt_path, int use_ema, int max_batch, struct drift_model **model,
+                         drift_checkpoint *info);
+/* n samples in one forward pass each (batched by the model's max batch); labels (n) or NULL
+ * (unconditional, or the null class of a conditional model); alpha ≥ 1 for guided models.
+ * Sample i uses noise stream (seed, i): results do not depend on the batch size. */
+int drift_generate(struct drift_model *m, int64_t n, const int *labels, float alpha, uint64_t seed, float *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,6 +12,8 @@ typedef struct {
 
 static const subcommand subcommands[] = {
     /* SUBCOMMANDS: keep one line per command, in the order shown by --help */
+    {"train", cmd_train, "train a one-step generator with a drift field (images or toy 2-D data)"},
+    {"sample", cmd_sample, "draw samples from a trained generator (one forward pass each)"},
     {"field", cmd_field, "evaluate a drift field on NPY inputs (any family, kernel, temperatures)"},
     {NULL, NULL, NULL},
 };

@@ -1,0 +1,124 @@
+/* cmd_train.c — `drift train`: parse options into a drift_train_config and run the trainer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "drift/core.h"
+#include "drift/train.h"
+#include "cli/progress_line.h"
+
+static void usage(void)
+{
+    printf("usage: drift train --data NAME [--preset default|quick] [options]\n"
+           "       drift train --resume RUN/checkpoint.safetensors [--steps N] [--out DIR]\n\n"
+           "Trains a one-step generator with a drift field (docs/TRAINING.md). Each step generates\n"
+           "n-neg samples for each of classes-per-step classes, computes the drift field against\n"
+           "n-pos data samples of the class (and n-unc unconditional samples as guidance negatives),\n"
+           "and moves the generator toward x + V(x). Writes into the run directory (--out):\n"
+           "metrics.jsonl (loss, raw |V|, per-temperature norms, diversity, FID/MMD when evaluated),\n"
+           "loss/diversity/fid plots (SVG + PNG), samples_<step>.png grids (one row per class) and\n"
+           "checkpoint.safetensors (written atomically; --resume continues a killed run exactly).\n\n"
+           "Defaults depend on the dataset: images (fashion-mnist, mnist) train the conv generator,\n"
+           "class-conditional with guidance, with the released deng recipe (laplace kernel,\n"
+           "tau 0.02,0.05,0.2 relative to the mean distance, feature and drift normalization);\n"
+           "toy 2-D data trains the SPEC's toy MLP with tau 0.05. --preset quick finishes in about\n"
+           "five minutes on 2 cores.\n\noptions:\n");
+    printf("  %-24s %s\n", "--preset P", "default | quick");
+    printf("  %-24s %s\n", "--resume [CKPT]", "continue from a checkpoint (default: OUT/checkpoint.safetensors)");
+    printf("  %-24s %s\n", "--quiet", "no progress output");
+    int n;
+    const drift_train_option *o = drift_train_options(&n);
+    for (int i = 0; i < n; i++) {
+        char left[64];
+        snprintf(left, sizeof left, "--%s %s", o[i].key, o[i].meta);
+        printf("  %-24s %s\n", left, o[i].help);
+    }
+    printf("  %-24s %s\n", "--help", "show this help");
+}
+
+int cmd_train(int argc, char **argv)
+{
+    const char *data = NULL, *preset = "default", *resume = NULL;
+    int quiet = 0, want_resume = 0;
+    /* first pass: the options that choose the defaults */
+    for (int a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
+            usage();
+            return 0;
+        }
+        if (!strcmp(argv[a], "--data") && a + 1 < argc) data = argv[a + 1];
+        if (!strcmp(argv[a], "--preset") && a + 1 < argc) preset = argv[a + 1];
+    }
+    drift_train_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    int has_out = 0;
+    for (int a = 1; a < argc; a++)
+        if (!strcmp(argv[a], "--resume")) want_resume = 1;
+    if (!data && !want_resume) {
+        fprintf(stderr, "drift train: --data is required (e.g. --data fashion-mnist; see --help)\n");
+        return 2;
+    }
+    if (drift_train_config_defaults(&cfg, data ? data : "fashion-mnist", preset))
+        return cli_fail("train", "bad option");
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        if (!strcmp(arg, "--quiet")) { quiet = 1; continue; }
+        if (!strcmp(arg, "--resume")) {
+            if (a + 1 < argc && strncmp(argv[a + 1], "--", 2)) resume = argv[++a];
+            continue;
+        }
+        if (strncmp(arg, "--", 2)) {
+            fprintf(stderr, "drift train: unexpected argument '%s' (see --help)\n", arg);
+            return 2;
+        }
+        if (a + 1 >= argc) {
+            fprintf(stderr, "drift train: option %s needs a value\n", arg);
+            return 2;
+        }
+        const char *key = arg + 2, *val = argv[++a];
+        if (!strcmp(key, "preset")) continue;
+        if (!strcmp(key, "out")) has_out = 1;
+        if (drift_train_config_set(&cfg, key, val)) {
+            fprintf(stderr, "drift train: %s\n", drift_last_error());
+            return 2;
+        }
+    }
+    char resume_buf[1100];
+    if (want_resume && !resume) {
+        snprintf(resume_buf, sizeof resume_buf, "%s/checkpoint.safetensors", cfg.out);
+        resume = resume_buf;
+    }
+    if (resume && !has_out) {
+        /* continue in the checkpoint's own directory */
+        const char *slash = strrchr(resume, '/');
+        if (slash) snprintf(cfg.out, sizeof cfg.out, "%.*s", (int)(slash - resume), resume);
+        else snprintf(cfg.out, sizeof cfg.out, ".");
+    }
+    if (!resume && drift_train_config_check(&cfg)) return cli_fail("train", "invalid options");
+    drift_trainer *t = NULL;
+    if (drift_trainer_create(&cfg, resume, &t)) return cli_fail("train", "cannot start");
+    progress_line pl;
+    progress_line_init(&pl, quiet);
+    if (!quiet) {
+        fprintf(stderr, "drift train: %s, %s generator with %zu parameters, %s/%s field, run directory %s\n",
+                cfg.data, cfg.model, drift_trainer_param_count(t), drift_family_name(cfg.field.family),
+                drift_kernel_name(cfg.field.kernel), cfg.out);
+        fprintf(stderr, "%s", drift_trainer_model_description(t));
+        if (resume) fprintf(stderr, "resuming from %s at step %lld\n", resume, (long long)drift_trainer_steps_done(t));
+    }
+    drift_trainer_set_reporter(t, progress_line_report, &pl);
+    int st = drift_trainer_run(t);
+    progress_line_finish(&pl);
+    int rc = 0;
+    if (st) {
+        rc = cli_fail("train", "stopped");
+        fprintf(stderr, "drift train: the last good checkpoint is in %s\n", cfg.out);
+    } else if (!quiet) {
+        fprintf(stderr, "drift train: done, %lld steps; samples, plots and metrics in %s\n",
+                (long long)drift_trainer_steps_done(t), cfg.out);
+    }
+    drift_trainer_free(t);
+    return rc;
+}

@@ -1,0 +1,310 @@
+/* config.c — the training options: one table for CLI flags, --help and checkpoint metadata. */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drift/error.h"
+#include "drift/train.h"
+
+typedef enum { T_STR, T_INT, T_I64, T_U64, T_DBL, T_BOOL, T_TAU, T_FAMILY, T_KERNEL, T_DENG, T_OBJ } opt_type;
+
+typedef struct {
+    const char *key, *meta, *help;
+    opt_type type;
+    size_t offset, size;
+} opt_entry;
+
+#define O(key, type, field, meta, help) {key, meta, help, type, offsetof(drift_train_config, field), sizeof(((drift_train_config *)0)->field)}
+
+static const opt_entry table[] = {
+    O("data", T_STR, data, "NAME", "fashion-mnist | mnist | swiss_roll | checkerboard | 8gaussians | moons | two_mode | gaussian | FILE.npy"),
+    O("data-dir", T_STR, data_dir, "DIR", "directory holding fashion-mnist/ or mnist/ (default: $DRIFT_DATA_DIR, ./data, /usr/share/datasets)"),
+    O("labels", T_STR, labels, "FILE.npy", "labels for an .npy dataset (integers >= 0)"),
+    O("model", T_STR, model, "KIND", "generator: mlp | conv"),
+    O("noise-dim", T_INT, noise_dim, "N", "dimension of the generator's noise input"),
+    O("width", T_INT, width, "N", "mlp: hidden width; conv: base channels"),
+    O("depth", T_INT, depth, "N", "mlp: hidden layers; conv: blocks per resolution"),
+    O("conditional", T_BOOL, conditional, "0|1", "class-conditional generator (needs labels)"),
+    O("family", T_FAMILY, field.family, "F", "drift field: deng | meanshift | sharp | kdegrad | mmd"),
+    O("kernel", T_KERNEL, field.kernel, "K", "kernel: gaussian | laplace | rq"),
+    O("tau", T_TAU, field.tau, "LIST", "temperatures, comma-separated (relative to the mean distance with feature-norm)"),
+    O("rq-alpha", T_DBL, field.rq_alpha, "A", "shape of the rq kernel"),
+    O("deng-norm", T_DENG, field.deng_norm, "N", "deng normalization: both | row | none"),
+    O("pos-scale", T_DBL, field.pos_scale, "S", "scale of the attraction side of V"),
+    O("neg-scale", T_DBL, field.neg_scale, "S", "scale of the repulsion side of V"),
+    O("feature-norm", T_BOOL, field.feature_norm, "0|1", "normalize distances by their weighted mean"),
+    O("drift-norm", T_BOOL, field.drift_norm, "0|1", "divide each temperature's field by its RMS"),
+    O("deng-soft-mask", T_BOOL, field.deng_soft_mask, "0|1", "deng: soft self-mask (+100 on the normalized distance)"),
+    O("deng-floor", T_BOOL, field.deng_floor, "0|1", "deng: affinity floor sqrt(max(A_row*A_col, 1e-6))"),
+    O("objective", T_OBJ, objective, "O", "drift (fixed-point loss) | potential (log-KDE loss; sharp/kdegrad/mmd)"),
+    O("classes-per-step", T_INT, classes_per_step, "N", "class groups per step (N_c)"),
+    O("n-pos", T_INT, n_pos, "N", "positives (data) per class group (N_pos)"),
+    O("n-neg", T_INT, n_neg, "N", "generated samples per class group (N_neg)"),
+    O("n-unc", T_INT, n_unc, "N", "unconditional data among the negatives, for guidance (N_unc)"),
+    O("alpha-max", T_DBL, alpha_max, "A", "guidance scale alpha drawn from [1, A] with density ~ alpha^-3; 1 = no guidance"),
+    O("lr", T_DBL, lr, "LR", "AdamW learning rate"),
+    O("beta1", T_DBL, beta1, "B", "AdamW beta1"),
+    O("beta2", T_DBL, beta2, "B", "AdamW beta2"),
+    O("weight-decay", T_DBL, weight_decay, "W", "AdamW decoupled weight decay"),
+    O("grad-clip", T_DBL, grad_clip, "C", "clip the global gradient norm to C (0 = off)"),
+    O("ema", T_DBL, ema_decay, "D", "EMA decay of the weights used for sampling (0 = no EMA)"),
+    O("warmup", T_INT, warmup, "STEPS", "linear learning-rate warm-up"),
+    O("schedule", T_STR, schedule, "S", "learning-rate schedule after warm-up: constant | cosine"),
+    O("steps", T_I64, steps, "N", "training steps"),
+    O("log-every", T_INT, log_every, "N", "write a metrics line every N steps"),
+    O("sample-every", T_INT, sample_every, "N", "write a sample grid every N steps (0 = only at the end)"),
+    O("ckpt-every", T_INT, ckpt_every, "N", "write the checkpoint every N steps (0 = only at the end)"),
+    O("eval-every", T_INT, eval_every, "N", "evaluate samples (FID etc.) every N steps (0 = only at the end, -1 = never)"),
+    O("eval-n", T_INT, eval_n, "N", "samples generated for each evaluation"),
+    O("seed", T_U64, seed, "S", "random seed (same seed and threads: same bytes)"),
+    O("threads", T_INT, threads, "T", "threads (0 = all cores)"),
+    O("out", T_STR, out, "DIR", "run directory (metrics.jsonl, samples, plots, checkpoint)"),
+};
+#define N_OPTS ((int)(sizeof table / sizeof table[0]))
+
+const drift_train_option *drift_train_options(int *count)
+{
+    static drift_train_option opts[N_OPTS];
+    for (int i = 0; i < N_OPTS; i++) {
+        opts[i].key = table[i].key;
+        opts[i].meta = table[i].meta;
+        opts[i].help = table[i].help;
+    }
+    *count = N_OPTS;
+    return opts;
+}
+
+static const opt_entry *find(const char *key)
+{
+    for (int i = 0; i < N_OPTS; i++)
+        if (!strcmp(table[i].key, key)) return &table[i];
+    return NULL;
+}
+
+static int parse_double(const char *key, const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(d))
+        return drift_error(DRIFT_EINVAL, "option %s needs a number, got '%s'", key, v);
+    *out = d;
+    return DRIFT_OK;
+}
+
+static int parse_i64(const char *key, const char *v, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long d = strtoll(v, &end, 10);
+    if (errno || end == v || *end) return drift_error(DRIFT_EINVAL, "option %s needs an integer, got '%s'", key, v);
+    *out = d;
+    return DRIFT_OK;
+}
+
+int drift_train_config_set(drift_train_config *cfg, const char *key, const char *value)
+{
+    const opt_entry *e = find(key);
+    if (!e) return drift_error(DRIFT_EINVAL, "unknown training option '%s'", key);
+    if (!value) return drift_error(DRIFT_EINVAL, "option %s needs a value", key);
+    char *p = (char *)cfg + e->offset;
+    double d = 0;
+    long long ll = 0;
+    int st;
+    switch (e->type) {
+    case T_STR:
+        if (strlen(value) >= e->size) return drift_error(DRIFT_EINVAL, "option %s: value too long", key);
+        strcpy(p, value);
+        return DRIFT_OK;
+    case T_INT:
+    case T_BOOL:
+        if ((st = parse_i64(key, value, &ll))) return st;
+        if (ll < -2147483647LL || ll > 2147483647LL) return drift_error(DRIFT_EINVAL, "option %s out of range", key);
+        if (e->type == T_BOOL && ll != 0 && ll != 1) return drift_error(DRIFT_EINVAL, "option %s is 0 or 1, got '%s'", key, value);
+        *(int *)p = (int)ll;
+        return DRIFT_OK;
+    case T_I64:
+        if ((st = parse_i64(key, value, &ll))) return st;
+        *(int64_t *)p = ll;
+        return DRIFT_OK;
+    case T_U64: {
+        char *end;
+        errno = 0;
+        unsigned long long u = strtoull(value, &end, 10);
+        if (errno || end == value || *end || value[0] == '-')
+            return drift_error(DRIFT_EINVAL, "option %s needs a non-negative integer, got '%s'", key, value);
+        *(uint64_t *)p = u;
+        return DRIFT_OK;
+    }
+    case T_DBL:
+        if ((st = parse_double(key, value, &d))) return st;
+        *(double *)p = d;
+        return DRIFT_OK;
+    case T_TAU: {
+        double vals[DRIFT_MAX_TAU];
+        int n = 0;
+        const char *s = value;
+        while (*s) {
+            char *end;
+            errno = 0;
+            double t = strtod(s, &end);
+            if (errno || end == s || n >= DRIFT_MAX_TAU || !(t > 0) || !isfinite(t))
+                return drift_error(DRIFT_EINVAL, "option tau needs 1 to %d comma-separated numbers > 0, got '%s'", DRIFT_MAX_TAU, value);
+            vals[n++] = t;
+            s = *end == ',' ? end + 1 : end;
+            if (*end && *end != ',') return drift_error(DRIFT_EINVAL, "option tau: bad list '%s'", value);
+        }
+        if (!n) return drift_error(DRIFT_EINVAL, "option tau: empty list");
+        cfg->field.n_tau = n;
+        memcpy(cfg->field.tau, vals, sizeof(double) * (size_t)n);
+        return DRIFT_OK;
+    }
+    case T_FAMILY: return drift_family_parse(value, (drift_family *)p);
+    case T_KERNEL: return drift_kernel_parse(value, (drift_kernel *)p);
+    case T_DENG: return drift_deng_norm_parse(value, (drift_deng_norm *)p);
+    case T_OBJ: return drift_objective_parse(value, (drift_objective *)p);
+    }
+    return drift_error(DRIFT_EINVAL, "option %s: internal type error", key);
+}
+
+int drift_train_config_get(const drift_train_config *cfg, const char *key, char *buf, size_t size)
+{
+    const opt_entry *e = find(key);
+    if (!e) return drift_error(DRIFT_EINVAL, "unknown training option '%s'", key);
+    const char *p = (const char *)cfg + e->offset;
+    switch (e->type) {
+    case T_STR: snprintf(buf, size, "%s", p); break;
+    case T_INT: case T_BOOL: snprintf(buf, size, "%d", *(const int *)p); break;
+    case T_I64: snprintf(buf, size, "%lld", (long long)*(const int64_t *)p); break;
+    case T_U64: snprintf(buf, size, "%llu", (unsigned long long)*(const uint64_t *)p); break;
+    case T_DBL: snprintf(buf, size, "%.17g", *(const double *)p); break;
+    case T_TAU: {
+        size_t used = 0;
+        buf[0] = 0;
+        for (int t = 0; t < cfg->field.n_tau && used < size; t++)
+            used += (size_t)snprintf(buf + used, size - used, "%s%.17g", t ? "," : "", cfg->field.tau[t]);
+        break;
+    }
+    case T_FAMILY: snprintf(buf, size, "%s", drift_family_name(*(const drift_family *)p)); break;
+    case T_KERNEL: snprintf(buf, size, "%s", drift_kernel_name(*(const drift_kernel *)p)); break;
+    case T_DENG: snprintf(buf, size, "%s", drift_deng_norm_name(*(const drift_deng_norm *)p)); break;
+    case T_OBJ: snprintf(buf, size, "%s", drift_objective_name(*(const drift_objective *)p)); break;
+    }
+    return DRIFT_OK;
+}
+
+static int is_image_dataset(const char *data)
+{
+    return !strcmp(data, "fashion-mnist") || !strcmp(data, "mnist");
+}
+
+int drift_train_config_defaults(drift_train_config *cfg, const char *data, const char *preset)
+{
+    if (!data || !*data) return drift_error(DRIFT_EINVAL, "no dataset given (--data)");
+    if (!preset) preset = "default";
+    const int quick = !strcmp(preset, "quick");
+    if (!quick && strcmp(preset, "default"))
+        return drift_error(DRIFT_EINVAL, "unknown preset '%s' (valid: default, quick)", preset);
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->data, sizeof cfg->data, "%s", data);
+    drift_field_config_init(&cfg->field);
+    cfg->objective = DRIFT_OBJECTIVE_DRIFT;
+    cfg->beta1 = 0.9;
+    cfg->beta2 = 0.95;
+    cfg->weight_decay = 0.01;
+    cfg->grad_clip = 2.0;
+    snprintf(cfg->schedule, sizeof cfg->schedule, "constant");
+    cfg->seed = 0;
+    cfg->eval_n = 2000;
+    const size_t len = strlen(data);
+    const int npy = len > 4 && !strcmp(data + len - 4, ".npy");
+    if (is_image_dataset(data) || npy) {
+        /* images: conv generator, class-conditional with guidance, the released deng recipe
+         * (SPEC §7) at a CPU-sized batch */
+        snprintf(cfg->model, sizeof cfg->model, npy ? "mlp" : "conv");
+        cfg->noise_dim = 64;
+        cfg->width = npy ? 512 : 32;
+        cfg->depth = npy ? 3 : 1;
+        cfg->conditional = !npy;
+        drift_field_config_deng_released(&cfg->field);
+        cfg->field.kernel = DRIFT_KERNEL_LAPLACE;
+        cfg->field.n_tau = 3;
+        cfg->field.tau[0] = 0.02; cfg->field.tau[1] = 0.05; cfg->field.tau[2] = 0.2;
+        cfg->classes_per_step = 10;
+        cfg->n_pos = 32;
+        cfg->n_neg = 32;
+        cfg->n_unc = npy ? 0 : 16;
+        cfg->alpha_max = npy ? 1.0 : 4.0;
+        cfg->lr = 1e-3;
+        cfg->ema_decay = quick ? 0.99 : 0.999;
+        cfg->warmup = quick ? 50 : 200;
+        cfg->steps = quick ? 600 : 4000;
+        cfg->log_every = 10;
+        cfg->sample_every = quick ? 200 : 500;
+        cfg->ckpt_every = quick ? 200 : 500;
+        cfg->eval_every = quick ? 0 : 1000;
+    } else {
+        /* toy 2-D (SPEC §7): MLP 32→256→256→256→2, 2048 generated and 2048 data per step, τ = 0.05 */
+        snprintf(cfg->model, sizeof cfg->model, "mlp");
+        cfg->noise_dim = 32;
+        cfg->width = 256;
+        cfg->depth = 3;
+        cfg->conditional = 0;
+        cfg->field.family = DRIFT_FAMILY_DENG;
+        cfg->field.kernel = DRIFT_KERNEL_LAPLACE;
+        cfg->field.n_tau = 1;
+        cfg->field.tau[0] = 0.05;
+        cfg->classes_per_step = 1;
+        cfg->n_pos = quick ? 1024 : 2048;
+        cfg->n_neg = quick ? 1024 : 2048;
+        cfg->n_unc = 0;
+        cfg->alpha_max = 1.0;
+        cfg->lr = 1e-3;
+        cfg->beta2 = 0.999;
+        cfg->weight_decay = 0.0;
+        cfg->grad_clip = 0.0;
+        cfg->ema_decay = 0.99;
+        cfg->warmup = 0;
+        cfg->steps = quick ? 500 : 2000;
+        cfg->log_every = 10;
+        cfg->sample_every = quick ? 250 : 500;
+        cfg->ckpt_every = 500;
+        cfg->eval_every = 0;
+    }
+    snprintf(cfg->out, sizeof cfg->out, "runs/%s", npy ? "npy" : data);
+    return DRIFT_OK;
+}
+
+int drift_train_config_check(const drift_train_config *cfg)
+{
+    int st = drift_field_config_check(&cfg->field);
+    if (st) return st;
+    if (strcmp(cfg->model, "mlp") && strcmp(cfg->model, "conv"))
+        return drift_error(DRIFT_EINVAL, "unknown model '%s' (valid: mlp, conv)", cfg->model);
+    if (cfg->noise_dim < 1 || cfg->width < 1 || cfg->depth < 1)
+        return drift_error(DRIFT_EINVAL, "noise-dim, width and depth must be >= 1");
+    if (cfg->n_neg < 2) return drift_error(DRIFT_EINVAL, "n-neg must be >= 2 (the field repels generated samples from each other)");
+    if (cfg->n_pos < 1) return drift_error(DRIFT_EINVAL, "n-pos must be >= 1");
+    if (cfg->n_unc < 0 || cfg->classes_per_step < 1) return drift_error(DRIFT_EINVAL, "n-unc must be >= 0 and classes-per-step >= 1");
+    if (!(cfg->alpha_max >= 1.0)) return drift_error(DRIFT_EINVAL, "alpha-max must be >= 1 (1 = no guidance)");
+    if (cfg->alpha_max > 1.0 && cfg->n_unc < 1)
+        return drift_error(DRIFT_EINVAL, "guidance (alpha-max > 1) needs unconditional negatives: set n-unc >= 1");
+    if (!(cfg->lr > 0) || cfg->beta1 < 0 || cfg->beta1 >= 1 || cfg->beta2 < 0 || cfg->beta2 >= 1 || cfg->weight_decay < 0)
+        return drift_error(DRIFT_EINVAL, "optimizer settings out of range (lr > 0, 0 <= beta < 1, weight-decay >= 0)");
+    if (cfg->grad_clip < 0 || cfg->ema_decay < 0 || cfg->ema_decay >= 1)
+        return drift_error(DRIFT_EINVAL, "grad-clip must be >= 0 and ema in [0, 1)");
+    if (strcmp(cfg->schedule, "constant") && strcmp(cfg->schedule, "cosine"))
+        return drift_error(DRIFT_EINVAL, "unknown schedule '%s' (valid: constant, cosine)", cfg->schedule);
+    if (cfg->steps < 1 || cfg->warmup < 0) return drift_error(DRIFT_EINVAL, "steps must be >= 1 and warmup >= 0");
+    if (cfg->log_every < 1 || cfg->sample_every < 0 || cfg->ckpt_every < 0 || cfg->eval_every < -1 || cfg->eval_n < 2)
+        return drift_error(DRIFT_EINVAL, "log-every must be >= 1, sample/ckpt-every >= 0, eval-every >= -1, eval-n >= 2");
+    if (cfg->objective == DRIFT_OBJECTIVE_POTENTIAL && !drift_family_is_conservative(cfg->field.family))
+        return drift_error(DRIFT_EINVAL, "the potential objective needs a conservative family (sharp, kdegrad, mmd), not %s",
+                           drift_family_name(cfg->field.family));
+    if (cfg->threads < 0) return drift_error(DRIFT_EINVAL, "threads must be >= 0");
+    if (!cfg->out[0]) return drift_error(DRIFT_EINVAL, "no run directory (--out)");
+    return DRIFT_OK;
+}

@@ -1,0 +1,385 @@
+/* run.c — the training run around the steps: metrics.jsonl, plots, sample grids, evaluation,
+ * checkpoints. Everything is written into the run directory; nothing is printed here (the
+ * caller's reporter shows progress). */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drift/core.h"
+#include "drift/error.h"
+#include "drift/eval.h"
+#include "drift/image.h"
+#include "drift/json.h"
+#include "drift/models.h"
+#include "drift/plot.h"
+#include "drift/train.h"
+#include "train/trainer_internal.h"
+
+#define GRID_COLS 10
+#define SCATTER_POINTS 2000
+
+enum { H_STEP, H_LOSS, H_VRMS, H_DIV, H_FID, H_COLS };
+
+void drift_trainer_set_reporter(drift_trainer *t, drift_train_reporter fn, void *ctx)
+{
+    t->report = fn;
+    t->report_ctx = ctx;
+}
+
+void trainer_outputs_free(drift_trainer *t)
+{
+    if (t->metrics) fclose(t->metrics);
+    t->metrics = NULL;
+    free(t->hist);
+    t->hist = NULL;
+    drift_model_free(t->sampler);
+    t->sampler = NULL;
+    drift_evaluator_free(t->evaluator);
+    t->evaluator = NULL;
+}
+
+static void note(drift_trainer *t, const drift_step_info *info, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void note(drift_trainer *t, const drift_step_info *info, const char *fmt, ...)
+{
+    if (!t->report) return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    t->report(t->report_ctx, info, t->cfg.steps, line);
+}
+
+/* The EMA weights in a model of their own (so training activations stay untouched). */
+static int ema_model(drift_trainer *t)
+{
+    if (!t->sampler) {
+        int st = drift_model_create(&t->model->cfg, 256, &t->sampler);
+        if (st) return st;
+    }
+    memcpy(t->sampler->params, t->ema.shadow, t->model->n_params * sizeof(float));
+    return DRIFT_OK;
+}
+
+/* Samples for grids/evals: n rows, labels cycling through the classes (conditional), α = 1. */
+static int sample_rows(drift_trainer *t, int64_t n, int *labels, float *out, uint64_t seed)
+{
+    int st = ema_model(t);
+    if (st) return st;
+    const int conditional = t->cfg.conditional;
+    if (conditional)
+        for (int64_t i = 0; i < n; i++) labels[i] = (int)(i % t->n_classes);
+    return drift_generate(t->sampler, n, conditional ? labels : NULL, 1.0f, seed, out);
+}
+
+static int write_scatter(drift_trainer *t, const char *path, const float *s, int64_t n)
+{
+    const int W = 512, H = 512, M = 20;
+    drift_canvas cv;
+    int st = drift_canvas_init(&cv, W, H, (drift_rgb){255, 255, 255});
+    if (st) return st;
+    /* view: the data's bounding box with a margin */
+    float lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+    int64_t nd = t->data.n < SCATTER_POINTS ? t->data.n : SCATTER_POINTS;
+    for (int64_t i = 0; i < nd; i++)
+        for (int k = 0; k < 2; k++) {
+            float v = t->data.x[i * 2 + k];
+            lo[k] = fminf(lo[k], v);
+            hi[k] = fmaxf(hi[k], v);
+        }
+    float span = fmaxf(hi[0] - lo[0], hi[1] - lo[1]) * 1.15f + 1e-6f;
+    float cx = 0.5f * (lo[0] + hi[0]), cy = 0.5f * (lo[1] + hi[1]);
+#define PX(v) ((int)(M + ((v) - (cx - span / 2)) / span * (W - 2 * M)))
+#define PY(v) ((int)(H - M - ((v) - (cy - span / 2)) / span * (H - 2 * M)))
+    for (int64_t i = 0; i < nd; i++)
+        drift_canvas_dot(&cv, PX(t->data.x[i * 2]), PY(t->data.x[i * 2 + 1]), 1, (drift_rgb){170, 170, 170});
+    for (int64_t i = 0; i < n; i++)
+        drift_canvas_dot(&cv, PX(s[i * 2]), PY(s[i * 2 + 1]), 1, (drift_rgb){214, 39, 40});
+#undef PX
+#undef PY
+    char title[128];
+    snprintf(title, sizeof title, "%s  step %lld  gray: data  red: samples", t->data.name, (long long)t->step);
+    drift_canvas_text(&cv, 6, 4, title, 1, (drift_rgb){0, 0, 0});
+    st = drift_canvas_write_png(&cv, path);
+    drift_canvas_free(&cv);
+    return st;
+}
+
+int drift_trainer_write_samples(drift_trainer *t, const char *path)
+{
+    const int image = t->data.h > 0;
+    int64_t n = image ? (t->cfg.conditional ? (int64_t)t->n_classes * GRID_COLS : 64) : SCATTER_POINTS;
+    float *s = drift_alloc((size_t)(n * t->dim), sizeof(float));
+    int *labels = drift_alloc((size_t)n, sizeof(int));
+    if (!s || !labels) {
+        drift_free(s); drift_free(labels);
+        return DRIFT_ENOMEM;
+    }
+    /* one row per class: reorder the cycling labels so that row c holds class c */
+    int st = sample_rows(t, n, labels, s, t->cfg.seed ^ 0x5a5a5a5aull);
+    if (!st && image) {
+        float *grid = s;
+        float *tmp = NULL;
+        if (t->cfg.conditional) {
+            tmp = drift_alloc((size_t)(n * t->dim), sizeof(float));
+            if (!tmp) st = DRIFT_ENOMEM;
+            for (int64_t i = 0; !st && i < n; i++) {
+                int64_t c = i % t->n_classes, col = i / t->n_classes;
+                memcpy(tmp + (c * GRID_COLS + col) * t->dim, s + i * t->dim, (size_t)t->dim * sizeof(float));
+            }
+            grid = tmp;
+        }
+        drift_grid_opts go = drift_grid_defaults();
+        go.cols = t->cfg.conditional ? GRID_COLS : 8;
+        go.scale = 2;
+        if (!st) st = drift_image_grid(path, grid, (int)n, t->data.h, t->data.w, t->data.c, &go);
+        drift_free(tmp);
+    } else if (!st) {
+        st = t->dim == 2 ? write_scatter(t, path, s, n) : DRIFT_OK;
+    }
+    drift_free(s);
+    drift_free(labels);
+    return st;
+}
+
+static int append_history(drift_trainer *t, const double *row)
+{
+    if (t->n_hist == t->cap_hist) {
+        int64_t cap = t->cap_hist ? 2 * t->cap_hist : 256;
+        double *h = realloc(t->hist, (size_t)cap * H_COLS * sizeof(double));
+        if (!h) return drift_error(DRIFT_ENOMEM, "out of memory");
+        t->hist = h;
+        t->cap_hist = cap;
+    }
+    memcpy(t->hist + t->n_hist * H_COLS, row, H_COLS * sizeof(double));
+    t->n_hist++;
+    return DRIFT_OK;
+}
+
+static int write_plots(drift_trainer *t)
+{
+    const int64_t n = t->n_hist;
+    if (n < 1) return DRIFT_OK;
+    double *x = malloc((size_t)n * sizeof(double)), *y = malloc((size_t)n * sizeof(double));
+    double *y2 = malloc((size_t)n * sizeof(double));
+    if (!x || !y || !y2) {
+        free(x); free(y); free(y2);
+        return drift_error(DRIFT_ENOMEM, "out of memory");
+    }
+    int st = DRIFT_OK;
+    char path[1100];
+    struct { const char *file, *title, *ylabel; int col, col2; const char *name, *name2; int logy; } plots[] = {
+        {"loss", "training loss and raw field size |V|", "value", H_LOSS, H_VRMS, "loss", "|V| (RMS, data units)", 1},
+        {"diversity", "sample diversity (generated / data spread; near 0 = mode collapse)", "ratio", H_DIV, -1, "diversity", NULL, 0},
+        {"fid", "FID (own classifier features)", "FID", H_FID, -1, "FID", NULL, 1},
+    };
+    for (size_t p = 0; p < sizeof plots / sizeof plots[0] && !st; p++) {
+        size_t m = 0, m2 = 0;
+        double *x2 = NULL;
+        for (int64_t i = 0; i < n; i++) {
+            double v = t->hist[i * H_COLS + plots[p].col];
+            if (isfinite(v) && (!plots[p].logy || v > 0)) {
+                x[m] = t->hist[i * H_COLS + H_STEP];
+                y[m++] = v;
+            }
+        }
+        if (m == 0) continue;
+        drift_plot *pl = NULL;
+        st = drift_plot_create(&pl, plots[p].title, "step", plots[p].ylabel);
+        if (!st) {
+            drift_plot_set_log(pl, 0, plots[p].logy);
+            st = drift_plot_add_series(pl, plots[p].name, x, y, m, m > 1 ? DRIFT_PLOT_LINE : DRIFT_PLOT_MARKERS);
+        }
+        if (!st && plots[p].col2 >= 0) {
+            x2 = malloc((size_t)n * sizeof(double));
+            if (!x2) st = DRIFT_ENOMEM;
+            for (int64_t i = 0; !st && i < n; i++) {
+                double v = t->hist[i * H_COLS + plots[p].col2];
+                if (isfinite(v) && v > 0) {
+                    x2[m2] = t->hist[i * H_COLS + H_STEP];
+                    y2[m2++] = v;
+                }
+            }
+            if (!st && m2) st = drift_plot_add_series(pl, plots[p].name2, x2, y2, m2, DRIFT_PLOT_DASHED);
+        }
+        snprintf(path, sizeof path, "%s/%s.svg", t->cfg.out, plots[p].file);
+        if (!st) st = drift_plot_write_svg(pl, path);
+        snprintf(path, sizeof path, "%s/%s.png", t->cfg.out, plots[p].file);
+        if (!st) st = drift_plot_write_png(pl, path);
+        drift_plot_free(pl);
+        free(x2);
+    }
+    free(x); free(y); free(y2);
+    return st;
+}
+
+static int open_evaluator(drift_trainer *t)
+{
+    if (t->evaluator) return DRIFT_OK;
+    drift_evaluator_opts eo;
+    memset(&eo, 0, sizeof eo);
+    eo.dataset = t->cfg.data;
+    eo.data_dir = t->cfg.data_dir[0] ? t->cfg.data_dir : NULL;
+    eo.train_if_missing = 1;
+    return drift_evaluator_open(&eo, &t->evaluator);
+}
+
+/* Evaluate EMA samples; writes the metrics into the JSON object w has open. */
+static int evaluate(drift_trainer *t, drift_jsonw *w, double *fid_out, char *summary, size_t ssize)
+{
+    *fid_out = NAN;
+    const int64_t n = t->cfg.eval_n;
+    float *s = drift_alloc((size_t)(n * t->dim), sizeof(float));
+    int *labels = drift_alloc((size_t)n, sizeof(int));
+    int32_t *l32 = drift_alloc((size_t)n, sizeof(int32_t));
+    int st = (!s || !labels || !l32) ? DRIFT_ENOMEM : DRIFT_OK;
+    if (!st) st = sample_rows(t, n, labels, s, t->cfg.seed ^ 0xe7a1ull);
+    const int image = t->data.h > 0 && (!strcmp(t->cfg.data, "mnist") || !strcmp(t->cfg.data, "fashion-mnist"));
+    if (!st && image) {
+        if (!(st = open_evaluator(t))) {
+            for (int64_t i = 0; i < n; i++) l32[i] = labels[i];
+            drift_image_metrics m;
+            st = drift_eval_images(t->evaluator, s, t->dim, t->cfg.conditional ? l32 : NULL, n, &m);
+            if (!st) {
+                st = drift_image_metrics_write_json(&m, w);
+                *fid_out = m.fid;
+                snprintf(summary, ssize, "eval at step %lld: FID %.3f  precision %.3f  recall %.3f%s", (long long)t->step,
+                         m.fid, m.precision, m.recall, "");
+                if (m.has_labels) {
+                    size_t used = strlen(summary);
+                    snprintf(summary + used, ssize - used, "  class accuracy %.3f", m.class_accuracy);
+                }
+            }
+        }
+    } else if (!st && t->dim == 2) {
+        drift_toy_metrics m;
+        st = drift_eval_toy(t->cfg.data, s, n, t->cfg.seed, &m);
+        if (!st) {
+            st = drift_toy_metrics_write_json(&m, w);
+            snprintf(summary, ssize, "eval at step %lld: MMD² %.5f  energy %.5f  sliced W2 %.4f", (long long)t->step,
+                     m.mmd2, m.energy, m.sliced_w2);
+        }
+    } else {
+        summary[0] = 0;
+    }
+    drift_free(s); drift_free(labels); drift_free(l32);
+    return st;
+}
+
+static int log_line(drift_trainer *t, const drift_step_info *info, double steps_per_s, int do_eval, char *eval_note,
+                    size_t note_size)
+{
+    drift_jsonw w;
+    drift_jsonw_init(&w);
+    w.double_digits = 7;
+    drift_jsonw_begin_object(&w);
+    drift_jsonw_key(&w, "step"); drift_jsonw_int(&w, t->step);
+    drift_jsonw_key(&w, "loss"); drift_jsonw_double(&w, info->stats.loss);
+    drift_jsonw_key(&w, "v_rms"); drift_jsonw_double(&w, info->stats.v_rms);
+    drift_jsonw_key(&w, "tau_rms");
+    drift_jsonw_begin_array(&w);
+    for (int k = 0; k < t->cfg.field.n_tau; k++) drift_jsonw_double(&w, info->stats.tau_rms[k]);
+    drift_jsonw_end_array(&w);
+    drift_jsonw_key(&w, "feature_scale"); drift_jsonw_double(&w, info->stats.feature_scale);
+    drift_jsonw_key(&w, "diversity"); drift_jsonw_double(&w, info->stats.diversity);
+    drift_jsonw_key(&w, "dup_frac"); drift_jsonw_double(&w, info->stats.dup_frac);
+    drift_jsonw_key(&w, "grad_norm"); drift_jsonw_double(&w, info->grad_norm);
+    drift_jsonw_key(&w, "lr"); drift_jsonw_double(&w, info->lr);
+    drift_jsonw_key(&w, "steps_per_s"); drift_jsonw_double(&w, steps_per_s);
+    double fid = NAN;
+    int st = DRIFT_OK;
+    if (do_eval) st = evaluate(t, &w, &fid, eval_note, note_size);
+    drift_jsonw_end_object(&w);
+    if (!st) st = drift_jsonw_status(&w);
+    if (!st) {
+        fprintf(t->metrics, "%s\n", w.buf);
+        fflush(t->metrics);
+    }
+    drift_jsonw_free(&w);
+    double row[H_COLS] = {(double)t->step, info->stats.loss, info->stats.v_rms, info->stats.diversity, fid};
+    if (!st) st = append_history(t, row);
+    return st;
+}
+
+int drift_trainer_run(drift_trainer *t)
+{
+    const drift_train_config *cfg = &t->cfg;
+    char path[1100], ckpt[1100], tmp[1100];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", cfg->out);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", cfg->out);
+    /* a resumed run keeps the metrics of the steps it kept and drops later ones */
+    if (t->step > 0) {
+        FILE *old = fopen(path, "r");
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        FILE *nw = fopen(tmp, "w");
+        if (old && nw) {
+            char line[8192];
+            while (fgets(line, sizeof line, old)) {
+                const char *p = strstr(line, "\"step\":");
+                long long s = p ? atoll(p + 7) : 0;
+                if (s <= t->step) fputs(line, nw);
+            }
+        }
+        if (old) fclose(old);
+        if (nw) {
+            fclose(nw);
+            rename(tmp, path);
+        }
+        t->metrics = fopen(path, "a");
+    } else {
+        t->metrics = fopen(path, "w");
+    }
+    if (!t->metrics) return drift_error(DRIFT_EIO, "cannot write %s", path);
+
+    int st = DRIFT_OK;
+    double t_start = drift_now(), window_start = t_start;
+    int64_t window_steps = 0;
+    drift_step_info info;
+    memset(&info, 0, sizeof info);
+    char eval_note[512];
+    while (t->step < cfg->steps) {
+        st = drift_trainer_step(t, &info);
+        if (st) break;
+        window_steps++;
+        const int last = t->step == cfg->steps;
+        const int do_log = t->step % cfg->log_every == 0 || last || t->step == 1;
+        const int do_eval = cfg->eval_every >= 0 &&
+                            ((cfg->eval_every > 0 && t->step % cfg->eval_every == 0) || last);
+        if (t->report) t->report(t->report_ctx, &info, cfg->steps, NULL);
+        if (do_log || do_eval) {
+            double now = drift_now();
+            double sps = window_steps / fmax(now - window_start, 1e-9);
+            window_start = now;
+            window_steps = 0;
+            eval_note[0] = 0;
+            if (do_eval) note(t, &info, "evaluating %d samples at step %lld ...", cfg->eval_n, (long long)t->step);
+            st = log_line(t, &info, sps, do_eval, eval_note, sizeof eval_note);
+            if (st) break;
+            if (eval_note[0]) note(t, &info, "%s", eval_note);
+            if (info.stats.diversity < 0.2 && t->step >= 50 && t->step > cfg->warmup)
+                note(t, &info, "warning: sample diversity %.3f at step %lld (generated samples are much closer to each "
+                               "other than the data: mode collapse?)", info.stats.diversity, (long long)t->step);
+        }
+        if ((cfg->sample_every > 0 && t->step % cfg->sample_every == 0) || last) {
+            snprintf(tmp, sizeof tmp, "%s/samples_%06lld.png", cfg->out, (long long)t->step);
+            if (!(st = drift_trainer_write_samples(t, tmp))) {
+                snprintf(path, sizeof path, "%s/samples.png", cfg->out);
+                st = drift_trainer_write_samples(t, path);
+            }
+            if (!st) st = write_plots(t);
+            if (st) break;
+        }
+        if ((cfg->ckpt_every > 0 && t->step % cfg->ckpt_every == 0) || last) {
+            if ((st = drift_trainer_save(t, ckpt))) break;
+            note(t, &info, "checkpoint written at step %lld: %s", (long long)t->step, ckpt);
+        }
+    }
+    if (st == DRIFT_OK && t->n_hist) st = write_plots(t);
+    fclose(t->metrics);
+    t->metrics = NULL;
+    return st;
+}

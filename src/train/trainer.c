@@ -1,0 +1,332 @@
+/* trainer.c — the drifting training loop (SPEC §4, §7).
+ *
+ * One step:
+ *   1. pick the class groups of the step (conditional: N_c distinct classes; else N_c groups
+ *      of the whole dataset), one guidance scale α per group (∝ α^−3 on [1, α_max]);
+ *   2. generate N_neg samples per group from fresh noise, in one batched forward pass;
+ *   3. draw N_pos positives of the group's class and N_unc unconditional rows (guidance
+ *      negatives, kernel weight w(α)) without replacement;
+ *   4. the field per group → dL/dx (loss.c), back-propagated through the generator;
+ *   5. clip, AdamW, EMA.
+ * Every random draw of step k comes from counter-based streams keyed by (seed, k, purpose),
+ * so a run resumed from a checkpoint at step k continues exactly as the uninterrupted run.
+ * Positives are drawn per step without replacement from the whole class (the data lives in
+ * memory), which plays the role of the reference recipe's sample queues without state. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "drift/core.h"
+#include "drift/data.h"
+#include "drift/error.h"
+#include "drift/models.h"
+#include "drift/optim.h"
+#include "drift/rng.h"
+#include "drift/train.h"
+#include "train/trainer_internal.h"
+
+enum { STREAM_CLASSES = 1, STREAM_ALPHA = 2, STREAM_NOISE = 3, STREAM_UNC = 4, STREAM_POS = 16 };
+
+static int build_model_config(const drift_train_config *cfg, const drift_dataset *d, int n_classes,
+                              drift_model_config *mc)
+{
+    int st;
+    if (!strcmp(cfg->model, "conv")) {
+        if (!d->h || d->h % 4 || d->w % 4)
+            return drift_error(DRIFT_EINVAL, "the conv generator needs images whose height and width are multiples of 4 (dataset %s has %dx%d)",
+                               d->name, d->h, d->w);
+        if ((st = drift_model_config_default(DRIFT_MODEL_CONV, mc))) return st;
+        mc->channels = d->c;
+        mc->height = d->h;
+        mc->width = d->w;
+        mc->n_widths = 2;
+        mc->widths[0] = 2 * cfg->width;
+        mc->widths[1] = cfg->width;
+        mc->depth = cfg->depth;
+        mc->groups = cfg->width % 8 == 0 ? 8 : cfg->width % 4 == 0 ? 4 : 1;
+        mc->out_tanh = 1;
+    } else {
+        if ((st = drift_model_config_default(DRIFT_MODEL_MLP, mc))) return st;
+        mc->out_dim = (int)d->dim;
+        mc->n_widths = cfg->depth;
+        if (cfg->depth > DRIFT_MODEL_MAX_WIDTHS)
+            return drift_error(DRIFT_EINVAL, "mlp depth %d exceeds %d", cfg->depth, DRIFT_MODEL_MAX_WIDTHS);
+        for (int i = 0; i < cfg->depth; i++) mc->widths[i] = cfg->width;
+        mc->out_tanh = d->h > 0; /* images live in [-1, 1]; toy data is unbounded */
+    }
+    mc->noise_dim = cfg->noise_dim;
+    mc->n_classes = cfg->conditional ? n_classes : 0;
+    mc->use_alpha = cfg->alpha_max > 1.0;
+    return DRIFT_OK;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(tmp, 0777);
+            *p = '/';
+        }
+    if (mkdir(tmp, 0777) && errno != EEXIST)
+        return drift_error(DRIFT_EIO, "cannot create the run directory %s", dir);
+    return DRIFT_OK;
+}
+
+void drift_trainer_free(drift_trainer *t)
+{
+    if (!t) return;
+    drift_model_free(t->model);
+    drift_adamw_free(&t->opt);
+    drift_ema_free(&t->ema);
+    drift_dataset_free(&t->data);
+    drift_class_index_free(&t->classes);
+    drift_free(t->decay_mask); drift_free(t->noise); drift_free(t->alpha); drift_free(t->labels);
+    drift_free(t->x); drift_free(t->grad); drift_free(t->pos); drift_free(t->unc); drift_free(t->idx);
+    drift_free(t->group_class); drift_free(t->group_alpha); drift_free(t->groups); drift_free(t->saved);
+    drift_free(t->all_rows);
+    trainer_outputs_free(t);
+    free(t);
+}
+
+int64_t drift_trainer_steps_done(const drift_trainer *t) { return t->step; }
+size_t drift_trainer_param_count(const drift_trainer *t) { return t->model->n_params; }
+const char *drift_trainer_model_description(const drift_trainer *t) { return drift_model_describe(t->model); }
+
+int drift_trainer_create(const drift_train_config *cfg_in, const char *resume_path, drift_trainer **out)
+{
+    *out = NULL;
+    drift_trainer *t = calloc(1, sizeof *t);
+    if (!t) return drift_error(DRIFT_ENOMEM, "out of memory");
+    drift_checkpoint ck;
+    memset(&ck, 0, sizeof ck);
+    int st = DRIFT_OK;
+    t->cfg = *cfg_in;
+    if (resume_path) {
+        if ((st = drift_checkpoint_load(resume_path, &ck))) goto fail;
+        /* the run continues as it was configured; only its length and cadences may change */
+        drift_train_config keep = t->cfg;
+        t->cfg = ck.cfg;
+        t->cfg.steps = keep.steps;
+        t->cfg.log_every = keep.log_every;
+        t->cfg.sample_every = keep.sample_every;
+        t->cfg.ckpt_every = keep.ckpt_every;
+        t->cfg.eval_every = keep.eval_every;
+        t->cfg.threads = keep.threads;
+        snprintf(t->cfg.out, sizeof t->cfg.out, "%s", keep.out);
+    }
+    const drift_train_config *cfg = &t->cfg;
+    if ((st = drift_train_config_check(cfg))) goto fail;
+    drift_set_threads(cfg->threads);
+
+    drift_dataset_opts dopts = {.split = "train", .data_dir = cfg->data_dir[0] ? cfg->data_dir : NULL,
+                                .labels_path = cfg->labels[0] ? cfg->labels : NULL, .n = 0, .seed = cfg->seed};
+    if ((st = drift_dataset_open(cfg->data, &dopts, &t->data))) goto fail;
+    const drift_dataset *d = &t->data;
+    if (cfg->conditional && !d->labels) {
+        st = drift_error(DRIFT_EINVAL, "--conditional 1 needs labels, and dataset %s has none", d->name);
+        goto fail;
+    }
+    t->n_classes = cfg->conditional ? d->n_classes : 1;
+    t->dim = d->dim;
+    if (cfg->conditional) {
+        if ((st = drift_class_index_build(d->labels, d->n, d->n_classes, &t->classes))) goto fail;
+        for (int c = 0; c < d->n_classes; c++)
+            if (t->classes.start[c + 1] - t->classes.start[c] < cfg->n_pos) {
+                st = drift_error(DRIFT_EINVAL, "class %d has %lld samples, fewer than n-pos = %d", c,
+                                 (long long)(t->classes.start[c + 1] - t->classes.start[c]), cfg->n_pos);
+                goto fail;
+            }
+    }
+    if (d->n < cfg->n_pos || d->n < cfg->n_unc) {
+        st = drift_error(DRIFT_EINVAL, "dataset %s has %lld samples, fewer than n-pos/n-unc", d->name, (long long)d->n);
+        goto fail;
+    }
+    /* a pool of all rows, for unconditional positives and guidance negatives */
+    {
+        int32_t *zeros = drift_alloc((size_t)d->n, sizeof(int32_t));
+        if (!zeros) { st = DRIFT_ENOMEM; goto fail; }
+        st = drift_class_index_build(zeros, d->n, 1, &t->everything);
+        drift_free(zeros);
+        if (st) goto fail;
+    }
+    t->n_groups = cfg->conditional ? (cfg->classes_per_step < t->n_classes ? cfg->classes_per_step : t->n_classes)
+                                   : cfg->classes_per_step;
+    t->batch = t->n_groups * cfg->n_neg;
+
+    drift_model_config mc;
+    if ((st = build_model_config(cfg, d, t->n_classes, &mc))) goto fail;
+    int max_batch = t->batch > 256 ? t->batch : 256;
+    if ((st = drift_model_create(&mc, max_batch, &t->model))) goto fail;
+    if ((st = drift_model_init_params(t->model, cfg->seed))) goto fail;
+    const size_t np = t->model->n_params;
+    t->decay_mask = drift_alloc(np, 1);
+    if (!t->decay_mask) { st = DRIFT_ENOMEM; goto fail; }
+    if ((st = drift_model_decay_mask(t->model, t->decay_mask))) goto fail;
+    if ((st = drift_adamw_init(&t->opt, np, (float)cfg->beta1, (float)cfg->beta2, 1e-8f, (float)cfg->weight_decay))) goto fail;
+    if ((st = drift_ema_init(&t->ema, t->model->params, np, (float)cfg->ema_decay, 1))) goto fail;
+    t->sched.base_lr = cfg->lr;
+    t->sched.warmup_steps = cfg->warmup;
+    t->sched.decay = strcmp(cfg->schedule, "cosine") ? DRIFT_LR_CONSTANT : DRIFT_LR_COSINE;
+    t->sched.total_steps = cfg->steps > cfg->warmup ? cfg->steps : cfg->warmup + 1;
+    t->sched.min_lr = 0.1 * cfg->lr;
+    if ((st = drift_lr_schedule_check(&t->sched))) goto fail;
+
+    if (resume_path) {
+        if (ck.n_params != np) {
+            st = drift_error(DRIFT_ESHAPE, "%s holds %zu parameters but the generator has %zu", resume_path, ck.n_params, np);
+            goto fail;
+        }
+        memcpy(t->model->params, ck.params, np * sizeof(float));
+        memcpy(t->ema.shadow, ck.ema, np * sizeof(float));
+        memcpy(t->opt.m, ck.adam_m, np * sizeof(float));
+        memcpy(t->opt.v, ck.adam_v, np * sizeof(float));
+        t->opt.step = ck.adam_step;
+        t->ema.updates = ck.ema_updates;
+        t->step = ck.step;
+    }
+
+    const int64_t D = t->dim, B = t->batch;
+    t->noise = drift_alloc((size_t)(B * cfg->noise_dim), sizeof(float));
+    t->alpha = drift_alloc((size_t)B, sizeof(float));
+    t->labels = drift_alloc((size_t)B, sizeof(int));
+    t->x = drift_alloc((size_t)(B * D), sizeof(float));
+    t->grad = drift_alloc((size_t)(B * D), sizeof(float));
+    t->pos = drift_alloc((size_t)(t->n_groups * cfg->n_pos * D), sizeof(float));
+    t->unc = drift_alloc((size_t)(t->n_groups * (cfg->n_unc + 1) * D), sizeof(float));
+    int64_t nidx = cfg->n_pos > cfg->n_unc ? cfg->n_pos : cfg->n_unc;
+    t->idx = drift_alloc((size_t)(nidx + 1), sizeof(int64_t));
+    t->group_class = drift_alloc((size_t)t->n_groups, sizeof(int));
+    t->group_alpha = drift_alloc((size_t)t->n_groups, sizeof(double));
+    t->groups = drift_alloc((size_t)t->n_groups, sizeof(drift_class_group));
+    t->saved = drift_alloc(np, sizeof(float));
+    t->all_rows = drift_alloc((size_t)(t->n_classes > 0 ? t->n_classes : 1), sizeof(int));
+    if (!t->noise || !t->alpha || !t->labels || !t->x || !t->grad || !t->pos || !t->unc || !t->idx ||
+        !t->group_class || !t->group_alpha || !t->groups || !t->saved || !t->all_rows) {
+        st = drift_error(DRIFT_ENOMEM, "out of memory allocating the training buffers");
+        goto fail;
+    }
+    if ((st = mkdir_p(cfg->out))) goto fail;
+    drift_checkpoint_free(&ck);
+    *out = t;
+    return DRIFT_OK;
+fail:
+    drift_checkpoint_free(&ck);
+    drift_trainer_free(t);
+    return st;
+}
+
+/* Classes and guidance scales of a step, from the step's own streams. */
+static void pick_groups(drift_trainer *t, int64_t step)
+{
+    const drift_train_config *cfg = &t->cfg;
+    drift_rng r;
+    drift_rng_init(&r, cfg->seed, DRIFT_STREAM(step, STREAM_CLASSES));
+    if (cfg->conditional) {
+        for (int c = 0; c < t->n_classes; c++) t->all_rows[c] = c;
+        if (t->n_groups < t->n_classes) drift_rng_shuffle(&r, t->all_rows, (size_t)t->n_classes);
+        for (int g = 0; g < t->n_groups; g++) t->group_class[g] = t->all_rows[g];
+    } else {
+        for (int g = 0; g < t->n_groups; g++) t->group_class[g] = -1;
+    }
+    drift_rng_init(&r, cfg->seed, DRIFT_STREAM(step, STREAM_ALPHA));
+    for (int g = 0; g < t->n_groups; g++)
+        t->group_alpha[g] = cfg->alpha_max > 1.0 ? drift_guidance_sample_alpha(drift_rng_uniform(&r), cfg->alpha_max) : 1.0;
+}
+
+int drift_trainer_step(drift_trainer *t, drift_step_info *info)
+{
+    const drift_train_config *cfg = &t->cfg;
+    const int64_t step = t->step, D = t->dim, B = t->batch, ng = t->n_groups;
+    double t0 = drift_now();
+    int st;
+    pick_groups(t, step);
+    drift_rng r;
+    drift_rng_init(&r, cfg->seed, DRIFT_STREAM(step, STREAM_NOISE));
+    drift_rng_fill_normal(&r, t->noise, (size_t)(B * cfg->noise_dim), 0.f, 1.f);
+    for (int64_t g = 0; g < ng; g++)
+        for (int64_t i = 0; i < cfg->n_neg; i++) {
+            t->labels[g * cfg->n_neg + i] = cfg->conditional ? t->group_class[g] : 0;
+            t->alpha[g * cfg->n_neg + i] = (float)t->group_alpha[g];
+        }
+    if ((st = drift_model_forward(t->model, t->noise, cfg->conditional ? t->labels : NULL,
+                                  t->model->cfg.use_alpha ? t->alpha : NULL, (int)B, t->x)))
+        return drift_error_context(st, "generator forward at step %lld", (long long)step);
+
+    /* positives and guidance negatives of each group */
+    for (int64_t g = 0; g < ng; g++) {
+        const int c = t->group_class[g];
+        drift_rng_init(&r, cfg->seed, DRIFT_STREAM(step, STREAM_POS + g));
+        st = c >= 0 ? drift_class_sample(&t->classes, c, cfg->n_pos, &r, t->idx)
+                    : drift_class_sample(&t->everything, 0, cfg->n_pos, &r, t->idx);
+        if (!st) st = drift_dataset_gather(&t->data, t->idx, cfg->n_pos, t->pos + g * cfg->n_pos * D, NULL);
+        if (st) return st;
+        drift_class_group *G = &t->groups[g];
+        G->n_gen = cfg->n_neg;
+        G->n_pos = cfg->n_pos;
+        G->pos = t->pos + g * cfg->n_pos * D;
+        G->n_unc = 0;
+        G->unc = NULL;
+        G->unc_weight = 0;
+        double w = drift_guidance_weight(t->group_alpha[g], cfg->n_neg, cfg->n_unc);
+        if (cfg->n_unc > 0 && w > 0) {
+            drift_rng_init(&r, cfg->seed, DRIFT_STREAM(step, STREAM_UNC) + (uint64_t)g * 0x10000ull);
+            if ((st = drift_class_sample(&t->everything, 0, cfg->n_unc, &r, t->idx))) return st;
+            float *u = t->unc + g * (cfg->n_unc + 1) * D;
+            if ((st = drift_dataset_gather(&t->data, t->idx, cfg->n_unc, u, NULL))) return st;
+            G->n_unc = cfg->n_unc;
+            G->unc = u;
+            G->unc_weight = (float)w;
+        }
+    }
+    drift_step_info local;
+    memset(&local, 0, sizeof local);
+    if ((st = drift_drift_loss(&cfg->field, cfg->objective, t->x, D, t->groups, (int)ng, t->grad, &local.stats)))
+        return drift_error_context(st, "step %lld", (long long)step);
+
+    drift_model_zero_grad(t->model);
+    if ((st = drift_model_backward(t->model, t->grad))) return st;
+    const size_t np = t->model->n_params;
+    if ((st = drift_clip_grad_norm(t->model->grads, np, (float)cfg->grad_clip, &local.grad_norm)))
+        return drift_error_context(st, "step %lld: the gradient is not finite", (long long)step);
+    local.lr = drift_lr_at(&t->sched, step);
+    memcpy(t->saved, t->model->params, np * sizeof(float));
+    if ((st = drift_adamw_step(&t->opt, t->model->params, t->model->grads, (float)local.lr, t->decay_mask))) return st;
+    if (!drift_all_finite_f32(t->model->params, np)) {
+        memcpy(t->model->params, t->saved, np * sizeof(float)); /* keep the last good weights */
+        return drift_error(DRIFT_ENUMERIC, "step %lld: the weights became non-finite (lower --lr?)", (long long)step);
+    }
+    drift_ema_update(&t->ema, t->model->params);
+    t->step++;
+    local.step = t->step;
+    local.seconds = drift_now() - t0;
+    if (info) *info = local;
+    return DRIFT_OK;
+}
+
+int drift_trainer_save(drift_trainer *t, const char *path)
+{
+    drift_checkpoint ck;
+    memset(&ck, 0, sizeof ck);
+    ck.cfg = t->cfg;
+    int st = drift_model_config_format(&t->model->cfg, ck.model_config, sizeof ck.model_config);
+    if (st) return st;
+    ck.h = t->data.h;
+    ck.w = t->data.h ? t->data.w : (int)t->data.dim;
+    ck.c = t->data.c;
+    ck.n_classes = t->cfg.conditional ? t->n_classes : 0;
+    ck.step = t->step;
+    ck.adam_step = t->opt.step;
+    ck.ema_updates = t->ema.updates;
+    ck.n_params = t->model->n_params;
+    ck.params = t->model->params;
+    ck.ema = t->ema.shadow;
+    ck.adam_m = t->opt.m;
+    ck.adam_v = t->opt.v;
+    return drift_checkpoint_save(path, &ck);
+}

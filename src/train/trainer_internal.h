@@ -1,0 +1,46 @@
+/* trainer_internal.h — the trainer's state, shared by trainer.c (steps) and run.c (the loop
+ * with its outputs). */
+#ifndef DRIFT_TRAINER_INTERNAL_H
+#define DRIFT_TRAINER_INTERNAL_H
+
+#include <stdio.h>
+
+#include "drift/data.h"
+#include "drift/models.h"
+#include "drift/optim.h"
+#include "drift/train.h"
+
+struct drift_trainer {
+    drift_train_config cfg;
+    drift_dataset data;
+    drift_class_index classes;     /* per class (conditional runs) */
+    drift_class_index everything;  /* one class holding every row */
+    int n_classes;                 /* classes of the generator (1 when unconditional) */
+    int64_t dim;
+    int n_groups;                  /* class groups per step */
+    int64_t batch;                 /* generated rows per step */
+    drift_model *model;
+    drift_adamw opt;
+    drift_ema ema;
+    drift_lr_schedule sched;
+    unsigned char *decay_mask;
+    int64_t step;
+    /* step buffers */
+    float *noise, *alpha, *x, *grad, *pos, *unc, *saved;
+    int *labels, *group_class, *all_rows;
+    double *group_alpha;
+    int64_t *idx;
+    drift_class_group *groups;
+    /* outputs (run.c) */
+    drift_train_reporter report;
+    void *report_ctx;
+    struct drift_model *sampler;   /* a second model holding the EMA weights, for grids and evals */
+    struct drift_evaluator *evaluator;
+    FILE *metrics;
+    int64_t n_hist, cap_hist;
+    double *hist;                  /* logged (step, loss, v_rms, diversity) rows for the plots */
+};
+
+void trainer_outputs_free(struct drift_trainer *t);
+
+#endif
