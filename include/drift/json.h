@@ -6,6 +6,8 @@
  * no duplicate keys in an object, because for the headers we parse a repeated key is
  * always a corrupt or ambiguous file. Nesting is limited (DRIFT_JSON_MAX_DEPTH) so that
  * hostile input cannot exhaust the stack. Errors are DRIFT_EFORMAT with the byte offset.
+ * Numbers go through strtod/printf, so they assume the "C" numeric locale (the default of
+ * every C program that does not call setlocale(LC_NUMERIC, ...)).
  */
 #ifndef DRIFT_JSON_H
 #define DRIFT_JSON_H
