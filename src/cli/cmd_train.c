@@ -7,7 +7,7 @@
 #include "cli/cli.h"
 #include "drift/core.h"
 #include "drift/train.h"
-#include "cli/progress_line.h"
+#include "drift/progress.h"
 
 static void usage(void)
 {
@@ -36,6 +36,27 @@ static void usage(void)
         printf("  %-24s %s\n", left, o[i].help);
     }
     printf("  %-24s %s\n", "--help", "show this help");
+}
+
+/* The trainer's reporter: a status line (step, rate, ETA, loss, raw |V|, diversity) and notes. */
+typedef struct {
+    drift_progress *bar;
+    int quiet;
+} reporter;
+
+static void report(void *ctx, const drift_step_info *info, int64_t total, const char *note)
+{
+    reporter *r = ctx;
+    if (r->quiet) return;
+    if (!r->bar && drift_progress_start(&r->bar, "train", total)) return;
+    if (note) {
+        drift_progress_note(r->bar, note);
+        return;
+    }
+    char extra[256];
+    snprintf(extra, sizeof extra, "loss %.4g  |V| %.4g  diversity %.3f  grad %.3g", info->stats.loss,
+             info->stats.v_rms, info->stats.diversity, info->grad_norm);
+    drift_progress_update(r->bar, info->step, extra);
 }
 
 int cmd_train(int argc, char **argv)
@@ -99,8 +120,7 @@ int cmd_train(int argc, char **argv)
     if (!resume && drift_train_config_check(&cfg)) return cli_fail("train", "invalid options");
     drift_trainer *t = NULL;
     if (drift_trainer_create(&cfg, resume, &t)) return cli_fail("train", "cannot start");
-    progress_line pl;
-    progress_line_init(&pl, quiet);
+    reporter rep = {NULL, quiet};
     if (!quiet) {
         fprintf(stderr, "drift train: %s, %s generator with %zu parameters, %s/%s field, run directory %s\n",
                 cfg.data, cfg.model, drift_trainer_param_count(t), drift_family_name(cfg.field.family),
@@ -108,9 +128,9 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "%s", drift_trainer_model_description(t));
         if (resume) fprintf(stderr, "resuming from %s at step %lld\n", resume, (long long)drift_trainer_steps_done(t));
     }
-    drift_trainer_set_reporter(t, progress_line_report, &pl);
+    drift_trainer_set_reporter(t, report, &rep);
     int st = drift_trainer_run(t);
-    progress_line_finish(&pl);
+    if (rep.bar) drift_progress_finish(rep.bar, NULL);
     int rc = 0;
     if (st) {
         rc = cli_fail("train", "stopped");

@@ -148,6 +148,17 @@ int drift_progress_update(drift_progress *p, int64_t step, const char *extra)
     return DRIFT_OK;
 }
 
+int drift_progress_note(drift_progress *p, const char *line)
+{
+    if (!p || !line) return DRIFT_OK;
+    /* clear the status line, print the note on a line of its own; the next update redraws */
+    if (p->o.tty && p->drawn) fprintf(p->o.stream, "\r\033[K");
+    fprintf(p->o.stream, "%s\n", line);
+    fflush(p->o.stream);
+    p->drawn = 0;
+    return DRIFT_OK;
+}
+
 int drift_progress_finish(drift_progress *p, const char *extra)
 {
     if (!p) return DRIFT_OK;
