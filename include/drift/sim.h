@@ -196,7 +196,7 @@ typedef struct drift_particles_config {
                                * ∇ log (p * K_h) exactly; 0: always use target samples */
     int64_t n_target;         /* target samples: the positives when the score is not exact, and
                                * the MMD reference (0: max(N, 1024)) */
-    double mmd_bandwidth;     /* MMD kernel bandwidth (0: median pairwise target distance) */
+    double mmd_bandwidth;     /* MMD kernel bandwidth (0: median heuristic on the target) */
     int precision_f64;        /* velocity from the float64 reference engine (small N, tests) */
     int n_snapshots;          /* keep the positions at this many evenly spaced steps (0: none) */
 } drift_particles_config;
@@ -209,8 +209,8 @@ typedef struct drift_particles_trace {
     int64_t rows;             /* logged steps (step 0 and the last step included) */
     int64_t *step;
     double *residual;         /* R = sqrt(mean_i ‖v(x_i)‖²) */
-    double *mmd;              /* MMD to the target samples: sqrt(max(0, unbiased MMD²)) with
-                               * eval's gaussian kernel (drift_mmd2_unbiased) */
+    double *mmd2;             /* unbiased MMD² to the target samples, eval's gaussian kernel
+                               * (drift_mmd2_unbiased): signed, ≈ 0 ± noise at equilibrium */
     int64_t *min_occupancy;   /* min over particles of neighbours within h */
     int64_t n, d;
     int n_snapshots;
@@ -266,7 +266,7 @@ typedef struct drift_sweep_result {
     double h[DRIFT_SWEEP_MAX_SIZES], eta[DRIFT_SWEEP_MAX_SIZES];
     int steps[DRIFT_SWEEP_MAX_SIZES];
     double *residual;            /* n_sizes × n_seeds: final R of each run */
-    double *mmd;                 /* n_sizes × n_seeds: final MMD */
+    double *mmd2;                /* n_sizes × n_seeds: final unbiased MMD² */
     double *residual_mean;       /* n_sizes: geometric mean of R over the seeds */
     drift_fit fit;               /* log R against log N over all runs */
     double theory;               /* −1/(d+4) */

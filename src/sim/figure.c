@@ -260,7 +260,7 @@ int drift_particles_trace_plot(const char *path, const drift_particles_trace *tr
         drift_plot_set_log(p, 0, 1);
         st = drift_plot_add_series(p, "residual R", steps, tr->residual, (size_t)tr->rows, DRIFT_PLOT_LINE_MARKERS);
     }
-    if (!st) st = drift_plot_add_series(p, "MMD to target", steps, tr->mmd, (size_t)tr->rows, DRIFT_PLOT_LINE_MARKERS);
+    if (!st) st = drift_plot_add_series(p, "unbiased MMD^2 (<= 0 not drawn)", steps, tr->mmd2, (size_t)tr->rows, DRIFT_PLOT_LINE_MARKERS);
     if (!st) st = write_plot(p, path);
     drift_plot_free(p);
     drift_free(steps);

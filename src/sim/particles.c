@@ -124,7 +124,7 @@ int drift_particles_velocity(const drift_particles_config *cfg, const drift_sim_
 void drift_particles_trace_free(drift_particles_trace *t)
 {
     if (!t) return;
-    drift_free(t->step); drift_free(t->residual); drift_free(t->mmd); drift_free(t->min_occupancy);
+    drift_free(t->step); drift_free(t->residual); drift_free(t->mmd2); drift_free(t->min_occupancy);
     drift_free(t->snapshot_step); drift_free(t->snapshots); drift_free(t->target);
     memset(t, 0, sizeof *t);
 }
@@ -155,7 +155,7 @@ int drift_particles_run(const drift_particles_config *cfg, const drift_sim_dist 
     int64_t rows = T / every + 1 + (T % every ? 1 : 0);
     tr->step = drift_alloc((size_t)rows, sizeof(int64_t));
     tr->residual = drift_alloc((size_t)rows, sizeof(double));
-    tr->mmd = drift_alloc((size_t)rows, sizeof(double));
+    tr->mmd2 = drift_alloc((size_t)rows, sizeof(double));
     tr->min_occupancy = drift_alloc((size_t)rows, sizeof(int64_t));
     tr->target = drift_alloc((size_t)(nt * d), sizeof(float));
     tr->n_snapshots = cfg->n_snapshots;
@@ -164,7 +164,7 @@ int drift_particles_run(const drift_particles_config *cfg, const drift_sim_dist 
         tr->snapshots = drift_alloc((size_t)cfg->n_snapshots * (size_t)(n * d), sizeof(float));
     }
     float *v = drift_alloc((size_t)(n * d), sizeof(float));
-    if (!tr->step || !tr->residual || !tr->mmd || !tr->min_occupancy || !tr->target || !v ||
+    if (!tr->step || !tr->residual || !tr->mmd2 || !tr->min_occupancy || !tr->target || !v ||
         (cfg->n_snapshots && (!tr->snapshot_step || !tr->snapshots))) {
         st = drift_error(DRIFT_ENOMEM, "out of memory for %lld particles", (long long)n);
         goto done;
@@ -183,7 +183,11 @@ int drift_particles_run(const drift_particles_config *cfg, const drift_sim_dist 
     }
     int snap = 0;
     for (int t = 0; t <= T; t++) {
-        if ((st = drift_particles_velocity(cfg, target, tr->target, nt, x, n, d, v))) goto done;
+        if ((st = drift_particles_velocity(cfg, target, tr->target, nt, x, n, d, v))) {
+            if (st == DRIFT_ENUMERIC && t > 0)
+                drift_error_context(st, "the flow diverged at step %d: reduce eta (now %g)", t, cfg->eta);
+            goto done;
+        }
         if (!drift_all_finite_f32(v, (size_t)(n * d))) {
             st = drift_error(DRIFT_ENUMERIC, "the flow diverged at step %d (velocity not finite): reduce eta (now %g)", t, cfg->eta);
             goto done;
@@ -194,9 +198,8 @@ int drift_particles_run(const drift_particles_config *cfg, const drift_sim_dist 
             for (int64_t k = 0; k < n * d; k++) ms += (double)v[k] * v[k];
             tr->step[r] = t;
             tr->residual[r] = sqrt(ms / (double)n);
-            double mmd2;
-            if ((st = drift_mmd2_unbiased(x, n, tr->target, nt, (int)d, tr->mmd_bandwidth * tr->mmd_bandwidth, &mmd2))) goto done;
-            tr->mmd[r] = mmd2 > 0 ? sqrt(mmd2) : 0.0;
+            if ((st = drift_mmd2_unbiased(x, n, tr->target, nt, (int)d, tr->mmd_bandwidth * tr->mmd_bandwidth, &tr->mmd2[r])))
+                goto done;
             if ((st = drift_min_occupancy(x, n, d, h, &tr->min_occupancy[r]))) goto done;
         }
         while (snap < cfg->n_snapshots && tr->snapshot_step[snap] == t) {
@@ -224,9 +227,9 @@ void drift_sweep_result_free(drift_sweep_result *r)
 {
     if (!r) return;
     drift_free(r->residual);
-    drift_free(r->mmd);
+    drift_free(r->mmd2);
     drift_free(r->residual_mean);
-    r->residual = r->mmd = r->residual_mean = NULL;
+    r->residual = r->mmd2 = r->residual_mean = NULL;
 }
 
 int drift_particles_sweep(const drift_sweep_config *cfg, const drift_sim_dist *target,
@@ -257,10 +260,10 @@ int drift_particles_sweep(const drift_sweep_config *cfg, const drift_sim_dist *t
     out->n_sizes = ns; out->n_seeds = nr; out->d = d;
     out->theory = -1.0 / ((double)d + 4.0);
     out->residual = drift_alloc((size_t)(ns * nr), sizeof(double));
-    out->mmd = drift_alloc((size_t)(ns * nr), sizeof(double));
+    out->mmd2 = drift_alloc((size_t)(ns * nr), sizeof(double));
     out->residual_mean = drift_alloc((size_t)ns, sizeof(double));
     double *xs = drift_alloc((size_t)(ns * nr), sizeof(double));
-    if (!out->residual || !out->mmd || !out->residual_mean || !xs) {
+    if (!out->residual || !out->mmd2 || !out->residual_mean || !xs) {
         st = drift_error(DRIFT_ENOMEM, "out of memory for the sweep");
         goto done;
     }
@@ -293,7 +296,7 @@ int drift_particles_sweep(const drift_sweep_config *cfg, const drift_sim_dist *t
             }
             double R = tr.residual[tr.rows - 1];
             out->residual[s * nr + r] = R;
-            out->mmd[s * nr + r] = tr.mmd[tr.rows - 1];
+            out->mmd2[s * nr + r] = tr.mmd2[tr.rows - 1];
             xs[s * nr + r] = (double)n;
             log_sum += log(R > 0 ? R : 1e-300);
             drift_particles_trace_free(&tr);
