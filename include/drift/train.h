@@ -173,7 +173,8 @@ int drift_generator_load(const char *ckpt_path, int use_ema, int max_batch, stru
                          drift_checkpoint *info);
 /* n samples in one forward pass each (batched by the model's max batch); labels (n) or NULL
  * (unconditional, or the null class of a conditional model); alpha ≥ 1 for guided models.
- * Sample i uses noise stream (seed, i): results do not depend on the batch size. */
+ * Sample i uses noise stream (seed, i): the noise does not depend on the batch size (the outputs
+ * then agree up to the rounding of differently blocked GEMMs). */
 int drift_generate(struct drift_model *m, int64_t n, const int *labels, float alpha, uint64_t seed, float *out);
 
 #ifdef __cplusplus

@@ -20,7 +20,8 @@ static const char *DESCRIPTION =
     "(<out>_labels.npy, or --labels-out). Without --class, a conditional generator cycles through\n"
     "the classes (sample i has class i mod n_classes); --class -1 asks for its unconditional\n"
     "(null) class. --alpha is the guidance scale (>= 1) of generators trained with guidance.\n"
-    "Sample i uses noise stream (seed, i): the same seed gives the same samples for any batch size.";
+    "Sample i uses noise stream (seed, i): the same seed gives the same noise for any batch size\n"
+    "(the samples then agree up to floating-point rounding) and the same bytes for the same command.";
 
 int cmd_sample(int argc, char **argv)
 {
