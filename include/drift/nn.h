@@ -47,10 +47,11 @@ typedef struct drift_conv2d_shape {
     int stride, pad;
     int OH, OW;        /* output height, width: filled by drift_conv2d_shape_init */
     int group;         /* samples per GEMM (small images are batched so the GEMM is wide) */
+    int direct;        /* few output channels, stride 1: direct loops instead of im2col */
 } drift_conv2d_shape;
 
 /* Validates the geometry (positive sizes, kernel fits the padded input) and fills OH, OW,
- * group. Returns 0 or DRIFT_EINVAL naming the bad value. */
+ * group, direct. Returns 0 or DRIFT_EINVAL naming the bad value. */
 int drift_conv2d_shape_init(drift_conv2d_shape *s, int C, int H, int W, int OC, int K, int stride,
                             int pad);
 /* Scratch floats the conv needs when run on `nthreads` threads (im2col columns, a

@@ -41,6 +41,15 @@ void drift_adamw_free(drift_adamw *opt)
     opt->m = opt->v = NULL;
 }
 
+/* One element: decoupled decay (p·keep), moment updates, bias-corrected step. */
+static inline void adamw_update(float *p, float *m, float *v, float g, float keep, float b1,
+                                float b2, float step_size, float inv_sqrt_bc2, float eps)
+{
+    *m = b1 * *m + (1.0f - b1) * g;
+    *v = b2 * *v + (1.0f - b2) * g * g;
+    *p = *p * keep - step_size * *m / (sqrtf(*v) * inv_sqrt_bc2 + eps);
+}
+
 int drift_adamw_step(drift_adamw *opt, float *params, const float *grads, float lr,
                      const unsigned char *decay_mask)
 {
@@ -55,14 +64,10 @@ int drift_adamw_step(drift_adamw *opt, float *params, const float *grads, float 
     const float decay = lr * opt->weight_decay;
     float *m = opt->m, *v = opt->v;
     const size_t n = opt->n;
-    #pragma omp parallel for simd schedule(static) if (n > PAR_THRESHOLD)
+    #pragma omp parallel for schedule(static) if (n > PAR_THRESHOLD)
     for (size_t i = 0; i < n; i++) {
-        float g = grads[i];
-        m[i] = b1 * m[i] + (1.0f - b1) * g;
-        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-        float p = params[i];
-        if (!decay_mask || decay_mask[i]) p -= decay * p;
-        params[i] = p - step_size * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
+        float keep = decay_mask && !decay_mask[i] ? 1.0f : 1.0f - decay;
+        adamw_update(params + i, m + i, v + i, grads[i], keep, b1, b2, step_size, inv_sqrt_bc2, eps);
     }
     return DRIFT_OK;
 }

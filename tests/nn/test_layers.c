@@ -242,41 +242,50 @@ static layer_case conv_case(int B, int C, int H, int W, int OC, int K, int S, in
 
 static void test_conv2d(void)
 {
+    /* OC <= 4 with stride 1 runs the direct loops, everything else im2col + SGEMM */
     layer_case cases[] = {
-        conv_case(3, 2, 7, 6, 4, 3, 1, 1, 1, 2),   /* 3×3 same padding, samples grouped */
-        conv_case(3, 3, 8, 7, 5, 3, 2, 1, 1, 2),   /* stride 2, odd width */
-        conv_case(2, 2, 6, 6, 3, 3, 2, 0, 0, 2),   /* stride 2, no padding, no bias */
-        conv_case(2, 3, 5, 5, 2, 1, 1, 0, 1, 2),   /* 1×1 */
-        conv_case(2, 2, 24, 24, 3, 3, 1, 1, 1, 2), /* one sample per GEMM (576 columns) */
-        conv_case(5, 2, 24, 23, 3, 3, 1, 1, 1, 1), /* scratch for one thread only */
-        conv_case(2, 1, 4, 4, 2, 5, 1, 2, 1, 2),   /* kernel larger than half the image */
+        conv_case(3, 3, 7, 6, 6, 3, 1, 1, 1, 2),   /* GEMM: 3×3 same padding, samples grouped */
+        conv_case(3, 3, 8, 7, 5, 3, 2, 1, 1, 2),   /* GEMM: stride 2, odd width */
+        conv_case(2, 2, 6, 6, 3, 3, 2, 0, 0, 2),   /* GEMM: stride 2, no padding, no bias */
+        conv_case(2, 3, 5, 5, 6, 1, 1, 0, 1, 2),   /* GEMM: 1×1 */
+        conv_case(2, 2, 24, 24, 5, 3, 1, 1, 1, 2), /* GEMM: one sample per GEMM (576 columns) */
+        conv_case(5, 2, 24, 23, 6, 3, 1, 1, 1, 1), /* GEMM: scratch for one thread only */
+        conv_case(2, 1, 4, 4, 6, 5, 1, 2, 1, 2),   /* GEMM: kernel larger than half the image */
+        conv_case(3, 2, 7, 6, 4, 3, 1, 1, 1, 2),   /* direct: 3×3 same padding */
+        conv_case(2, 3, 5, 5, 2, 1, 1, 0, 1, 2),   /* direct: 1×1 */
+        conv_case(5, 4, 9, 8, 1, 3, 1, 0, 0, 1),   /* direct: no padding, one output channel */
+        conv_case(2, 1, 4, 4, 2, 5, 1, 2, 1, 2),   /* direct: kernel larger than half the image */
+        conv_case(3, 3, 6, 7, 3, 5, 1, 1, 1, 2),   /* direct: padding smaller than K/2 */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) gradcheck(&cases[i], 10 + i, 1);
+    int direct = 0, gemm = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        drift_conv2d_shape sh;
+        const int *p = cases[i].p;
+        CHECK_OK(drift_conv2d_shape_init(&sh, p[1], p[2], p[3], p[4], p[5], p[6], p[7]));
+        direct += sh.direct, gemm += !sh.direct;
+        gradcheck(&cases[i], 10 + i, 1);
+    }
+    CHECK(direct == 5 && gemm == 7);
 }
 
-static void test_conv2d_shape_errors_and_threads(void)
+/* The same conv on one thread's scratch and on four threads' gives the same numbers. */
+static void conv_threads_agree(int OC, int stride)
 {
+    enum { B = 23, C = 4, H = 14 };
     drift_conv2d_shape s;
-    CHECK(drift_conv2d_shape_init(&s, 0, 5, 5, 2, 3, 1, 1) == DRIFT_EINVAL);
-    CHECK(drift_conv2d_shape_init(&s, 1, 2, 2, 2, 5, 1, 1) == DRIFT_EINVAL);
-    CHECK(drift_conv2d_shape_init(&s, 1, 5, 5, 2, 3, 0, 1) == DRIFT_EINVAL);
-    CHECK(strstr(drift_last_error(), "stride") != NULL);
-    CHECK_OK(drift_conv2d_shape_init(&s, 4, 14, 14, 8, 3, 2, 1));
-    CHECK(s.OH == 7 && s.OW == 7 && s.group * 49 >= 512);
-
-    /* the same conv on one thread and on all threads gives the same numbers */
-    enum { B = 23 };
-    size_t nin = (size_t)B * 4 * 14 * 14, nw = 8 * 4 * 9, nout = (size_t)B * 8 * 49;
-    float *x = drift_alloc(nin, 4), *w = drift_alloc(nw, 4), *bias = drift_alloc(8, 4);
+    CHECK_OK(drift_conv2d_shape_init(&s, C, H, H, OC, 3, stride, 1));
+    size_t nin = (size_t)B * C * H * H, nw = (size_t)OC * C * 9;
+    size_t nout = (size_t)B * OC * s.OH * s.OW;
+    float *x = drift_alloc(nin, 4), *w = drift_alloc(nw, 4), *bias = drift_alloc(OC, 4);
     float *y1 = drift_alloc(nout, 4), *y2 = drift_alloc(nout, 4);
     float *dx1 = drift_alloc(nin, 4), *dx2 = drift_alloc(nin, 4);
-    float *dw1 = drift_alloc(nw, 4), *dw2 = drift_alloc(nw, 4), *db1 = drift_alloc(8, 4),
-          *db2 = drift_alloc(8, 4);
+    float *dw1 = drift_alloc(nw, 4), *dw2 = drift_alloc(nw, 4), *db1 = drift_alloc(OC, 4),
+          *db2 = drift_alloc(OC, 4);
     drift_rng r;
     drift_rng_init(&r, 5, 0);
     drift_rng_fill_normal(&r, x, nin, 0, 1);
     drift_rng_fill_normal(&r, w, nw, 0, 1);
-    drift_rng_fill_normal(&r, bias, 8, 0, 1);
+    drift_rng_fill_normal(&r, bias, OC, 0, 1);
     size_t n1 = drift_conv2d_work_floats(&s, 1), n4 = drift_conv2d_work_floats(&s, 4);
     CHECK(n4 == 4 * n1);
     float *work = drift_alloc(n4, 4);
@@ -288,11 +297,24 @@ static void test_conv2d_shape_errors_and_threads(void)
     for (size_t i = 0; i < nout; i++) e = fmax(e, fabs(y1[i] - y2[i]));
     for (size_t i = 0; i < nin; i++) e = fmax(e, fabs(dx1[i] - dx2[i]));
     for (size_t i = 0; i < nw; i++) ew = fmax(ew, fabs(dw1[i] - dw2[i]) / (1 + fabs(dw1[i])));
-    CHECK(e == 0.0);     /* per-sample work is identical whatever the split */
-    CHECK(ew < 1e-5);    /* the weight gradient is summed in a different order */
+    CHECK(e == 0.0);  /* per-sample work is identical whatever the split */
+    CHECK(ew < 1e-5); /* the weight gradient is summed in a different order */
     drift_free(x), drift_free(w), drift_free(bias), drift_free(y1), drift_free(y2);
     drift_free(dx1), drift_free(dx2), drift_free(dw1), drift_free(dw2), drift_free(db1);
     drift_free(db2), drift_free(work);
+}
+
+static void test_conv2d_shape_errors_and_threads(void)
+{
+    drift_conv2d_shape s;
+    CHECK(drift_conv2d_shape_init(&s, 0, 5, 5, 2, 3, 1, 1) == DRIFT_EINVAL);
+    CHECK(drift_conv2d_shape_init(&s, 1, 2, 2, 2, 5, 1, 1) == DRIFT_EINVAL);
+    CHECK(drift_conv2d_shape_init(&s, 1, 5, 5, 2, 3, 0, 1) == DRIFT_EINVAL);
+    CHECK(strstr(drift_last_error(), "stride") != NULL);
+    CHECK_OK(drift_conv2d_shape_init(&s, 4, 14, 14, 8, 3, 2, 1));
+    CHECK(s.OH == 7 && s.OW == 7 && s.group * 49 >= 512 && !s.direct);
+    conv_threads_agree(8, 2); /* GEMM path */
+    conv_threads_agree(2, 1); /* direct path */
 }
 
 /* ---------------------------------------------------------------------------------- */
