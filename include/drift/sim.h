@@ -256,6 +256,10 @@ typedef struct drift_sweep_config {
                                   * 0: fixed η = flow.eta */
     double time;                 /* flow time η·T kept equal across N: T = ceil(time / η);
                                   * 0: fixed T = flow.steps */
+    double time_h2;              /* instead of `time`: flow time time_h2 / h². For displacement
+                                  * fields (meanshift, deng) v ≈ c·h²·(score difference), so they
+                                  * relax in a time ∝ 1/h²; this keeps the number of relaxation
+                                  * times equal across N (0: unused) */
     double conf;                 /* confidence level of the slope interval (0: 0.95) */
 } drift_sweep_config;
 

@@ -26,7 +26,8 @@ static const char *DESCRIPTION =
     "particle's own kernel term is included (SPEC §5) unless --no-self.\n"
     "Bandwidth h = --h, or c N^(-1/(d+4)) with c = --bw-c (default 1). Step eta = --eta, or\n"
     "--eta-h2 times h^2 (default 0.2; explicit Euler needs eta of order h^2). Steps = --steps, or\n"
-    "--time / eta (default time 10), so runs with different N cover the same flow time.\n"
+    "--time / eta (default time 10), so runs with different N cover the same flow time; or\n"
+    "--time-h2 t / (h^2 eta) for displacement fields (meanshift, deng), whose speed is ~h^2.\n"
     "Logged per step: R = sqrt(mean |v(x_i)|^2), the unbiased gaussian MMD^2 to the target samples\n"
     "(median-heuristic bandwidth) and the fewest neighbours within h of any particle.\n"
     "--sweep-n 64,128,... runs --seeds seeds per N and fits log R_final = a + b log N (OLS over\n"
@@ -90,7 +91,7 @@ int cmd_particles(int argc, char **argv)
     const char *deng_norm_s = "both", *csv = NULL, *png = NULL, *plot = NULL, *save = NULL, *sweep_s = NULL, *sweep_plot = NULL;
     int dim = 2, n = 512, seed = 0, steps = 0, log_every = 0, no_self = 0, no_exact = 0, n_target = 0, f64 = 0;
     int snapshots = 6, seeds = 3, json = 0;
-    double h = 0, bw_c = 1.0, eta = 0, eta_h2 = 0.2, time = 10.0, alpha = 2.0, mmd_bw = 0, conf = 0.95;
+    double h = 0, bw_c = 1.0, eta = 0, eta_h2 = 0.2, time = 10.0, time_h2 = 0, alpha = 2.0, mmd_bw = 0, conf = 0.95;
     cli_opt opts[] = {
         {"--target", OPT_STRING, &target_s, "SPEC", "target: gaussian[:STD[:SHIFT]], mixture:K[:STD], a 2-D toy, PATH.npy (default gaussian)", 0},
         {"--init", OPT_STRING, &init_s, "SPEC", "initial particles, same forms (default gaussian:0.5:2)", 0},
@@ -107,6 +108,7 @@ int cmd_particles(int argc, char **argv)
         {"--eta-h2", OPT_DOUBLE, &eta_h2, "C", "step size eta = C h^2 (default 0.2)", 0},
         {"--steps", OPT_INT, &steps, "T", "Euler steps (instead of --time / eta)", 0},
         {"--time", OPT_DOUBLE, &time, "t", "flow time eta*T, the same for every N (default 10)", 0},
+        {"--time-h2", OPT_DOUBLE, &time_h2, "t", "flow time t/h^2 instead (displacement fields: meanshift, deng)", 0},
         {"--no-self", OPT_FLAG, &no_self, NULL, "exclude each particle's own kernel term", 0},
         {"--no-exact", OPT_FLAG, &no_exact, NULL, "use target samples even where the smoothed score is exact", 0},
         {"--n-target", OPT_INT, &n_target, "M", "target samples (positives / MMD reference; default max(N, 1024))", 0},
@@ -124,7 +126,7 @@ int cmd_particles(int argc, char **argv)
         {"--sweep-plot", OPT_STRING, &sweep_plot, "FILE", "plot final R against N with the fit and theory (.svg or .png)", 0},
         {"--json", OPT_FLAG, &json, NULL, "print the results as JSON", 0},
     };
-    enum { O_H = 9, O_BWC, O_ETA, O_ETAH2, O_STEPS, O_TIME };
+    enum { O_H = 9, O_BWC, O_ETA, O_ETAH2, O_STEPS, O_TIME, O_TIMEH2 };
     int pr = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), USAGE, DESCRIPTION);
     if (pr) return pr > 0 ? 0 : 2;
 
@@ -136,7 +138,11 @@ int cmd_particles(int argc, char **argv)
     if (drift_deng_norm_parse(deng_norm_s, &cfg.field.deng_norm)) return cli_fail("particles", "--deng-norm"), 2;
     if (opts[O_H].seen && opts[O_BWC].seen) { fprintf(stderr, "drift particles: give --h or --bw-c, not both\n"); return 2; }
     if (opts[O_ETA].seen && opts[O_ETAH2].seen) { fprintf(stderr, "drift particles: give --eta or --eta-h2, not both\n"); return 2; }
-    if (opts[O_STEPS].seen && opts[O_TIME].seen) { fprintf(stderr, "drift particles: give --steps or --time, not both\n"); return 2; }
+    if (opts[O_STEPS].seen + opts[O_TIME].seen + opts[O_TIMEH2].seen > 1) {
+        fprintf(stderr, "drift particles: give one of --steps, --time, --time-h2, not several\n");
+        return 2;
+    }
+    if (opts[O_TIMEH2].seen && !(time_h2 > 0)) { fprintf(stderr, "drift particles: --time-h2 must be > 0\n"); return 2; }
     if (dim < 1) { fprintf(stderr, "drift particles: --dim must be >= 1\n"); return 2; }
     if (seed < 0) { fprintf(stderr, "drift particles: --seed must be >= 0\n"); return 2; }
     if (opts[O_H].seen && !(h > 0)) { fprintf(stderr, "drift particles: --h must be > 0\n"); return 2; }
@@ -187,14 +193,17 @@ int cmd_particles(int argc, char **argv)
         sc.flow.field.tau[0] = opts[O_H].seen ? h : 1.0;
         sc.eta_h2 = opts[O_ETA].seen ? 0 : eta_h2;
         sc.flow.eta = opts[O_ETA].seen ? eta : 1.0;
-        sc.time = opts[O_STEPS].seen ? 0 : time;
+        sc.time = opts[O_STEPS].seen || opts[O_TIMEH2].seen ? 0 : time;
+        sc.time_h2 = opts[O_TIMEH2].seen ? time_h2 : 0;
         sc.flow.steps = steps;
         sc.conf = conf;
         if (!json)
             printf("sweep: %s/%s toward %s from %s, d = %d, %d seeds, %s, %s, %s, self term %s\n",
                    drift_family_name(cfg.field.family), drift_kernel_name(cfg.field.kernel), target_s, init_s, dim, seeds,
                    opts[O_H].seen ? "fixed h" : "h = c N^(-1/(d+4))", opts[O_ETA].seen ? "fixed eta" : "eta = C h^2",
-                   opts[O_STEPS].seen ? "fixed steps" : "fixed flow time", cfg.self_term ? "in" : "out");
+                   opts[O_STEPS].seen ? "fixed steps" : opts[O_TIMEH2].seen ? "flow time t/h^2" : "fixed flow time",
+                   cfg.self_term ? "in" : "out");
+        fflush(stdout);
         if (drift_particles_sweep(&sc, &target, &init, dim, sweep_progress, NULL, &sr)) { cli_fail("particles", "sweep"); goto done; }
         if (csv && write_sweep_csv(csv, &sr, (uint64_t)seed)) goto done;
         if (sweep_plot) {
@@ -278,7 +287,8 @@ int cmd_particles(int argc, char **argv)
     cfg.field.tau[0] = opts[O_H].seen ? h : bw_c * pow((double)n, -1.0 / (dim + 4.0));
     cfg.eta = opts[O_ETA].seen ? eta : eta_h2 * cfg.field.tau[0] * cfg.field.tau[0];
     if (!opts[O_STEPS].seen) {
-        double t = ceil(time / cfg.eta - 1e-9);
+        double flow_time = opts[O_TIMEH2].seen ? time_h2 / (cfg.field.tau[0] * cfg.field.tau[0]) : time;
+        double t = ceil(flow_time / cfg.eta - 1e-9);
         if (t > 1e8) { fprintf(stderr, "drift particles: --time %g / eta %g is too many steps\n", time, cfg.eta); rc = 2; goto done; }
         steps = (int)t;
     }

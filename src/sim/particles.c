@@ -12,7 +12,8 @@
  * and targets use target samples as positives.
  *
  * The sweep runs the flow for several N with h = c·N^(−1/(d+4)), η = C·h² and the same flow
- * time η·T for every N, then fits the slope of log R_final against log N. */
+ * time η·T for every N (or a time ∝ 1/h² for displacement fields, whose speed is ∝ h²), then
+ * fits the slope of log R_final against log N. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,8 +245,10 @@ int drift_particles_sweep(const drift_sweep_config *cfg, const drift_sim_dist *t
         return drift_error(DRIFT_EINVAL, "sweep needs 2..%d particle counts, got %d", DRIFT_SWEEP_MAX_SIZES, cfg->n_sizes);
     if (cfg->n_seeds < 1) return drift_error(DRIFT_EINVAL, "sweep needs at least one seed");
     if (cfg->n_sizes * cfg->n_seeds < 3) return drift_error(DRIFT_EINVAL, "sweep needs at least 3 runs for a slope and its interval");
-    if (cfg->bw_c < 0 || cfg->eta_h2 < 0 || cfg->time < 0 || !isfinite(cfg->bw_c) || !isfinite(cfg->eta_h2) || !isfinite(cfg->time))
-        return drift_error(DRIFT_EINVAL, "sweep: bandwidth constant, eta/h^2 and time must be finite and >= 0");
+    if (cfg->bw_c < 0 || cfg->eta_h2 < 0 || cfg->time < 0 || cfg->time_h2 < 0 || !isfinite(cfg->bw_c) ||
+        !isfinite(cfg->eta_h2) || !isfinite(cfg->time) || !isfinite(cfg->time_h2))
+        return drift_error(DRIFT_EINVAL, "sweep: bandwidth constant, eta/h^2 and times must be finite and >= 0");
+    if (cfg->time > 0 && cfg->time_h2 > 0) return drift_error(DRIFT_EINVAL, "sweep: give a flow time or a time per h^2, not both");
     const double conf = cfg->conf > 0 ? cfg->conf : 0.95;
     if (!(conf < 1)) return drift_error(DRIFT_EINVAL, "confidence level must be < 1, got %g", conf);
     for (int s = 0; s < cfg->n_sizes; s++) {
@@ -272,7 +275,8 @@ int drift_particles_sweep(const drift_sweep_config *cfg, const drift_sim_dist *t
         drift_particles_config fc = cfg->flow;
         double h = cfg->bw_c > 0 ? cfg->bw_c * pow((double)n, -1.0 / ((double)d + 4.0)) : cfg->flow.field.tau[0];
         double eta = cfg->eta_h2 > 0 ? cfg->eta_h2 * h * h : cfg->flow.eta;
-        double steps = cfg->time > 0 ? ceil(cfg->time / eta - 1e-9) : (double)cfg->flow.steps;
+        double flow_time = cfg->time > 0 ? cfg->time : cfg->time_h2 / (h * h);
+        double steps = flow_time > 0 ? ceil(flow_time / eta - 1e-9) : (double)cfg->flow.steps;
         if (steps > 1e8) { st = drift_error(DRIFT_EINVAL, "sweep: %g steps for N = %lld is too many", steps, (long long)n); break; }
         fc.field.tau[0] = h;
         fc.eta = eta;

@@ -111,7 +111,7 @@ def test_particles(tmp):
 
     for bad, msg in [(["--h", "0.3", "--bw-c", "1"], "not both"), (["--sweep-n", "64"], "sweep-n"),
                      (["--target", "swiss_roll", "--dim", "3"], "2-D"), (["--family", "nope"], "family"),
-                     (["--eta", "0"], "step size"), (["--n", "1"], "--n"), (["--steps", "5", "--time", "2"], "not both"),
+                     (["--eta", "0"], "step size"), (["--n", "1"], "--n"), (["--steps", "5", "--time", "2"], "not several"),
                      (["--sweep-n", "64,128", "--png", png], "single runs"), (["--init", "mixture:9"], "K must")]:
         rc, _, err = run("particles", *bad)
         check(rc in (1, 2) and msg in err, f"particles {bad}: rc {rc}, stderr {err!r}")

@@ -195,6 +195,18 @@ static void test_sweep_small(void)
     drift_particles_trace_free(&tr);
     drift_sweep_result_free(&res);
 
+    /* a flow time ∝ 1/h² (displacement fields): T = ceil(time_h2 / h² / η) */
+    sc.time = 0;
+    sc.time_h2 = 0.05;
+    sc.n_seeds = 1;
+    CHECK_OK(drift_particles_sweep(&sc, &target, &init, 1, NULL, NULL, &res));
+    for (int s = 0; s < 3; s++) CHECK(res.steps[s] == (int)ceil(0.05 / (res.h[s] * res.h[s]) / res.eta[s] - 1e-9));
+    drift_sweep_result_free(&res);
+    sc.time = 1.0;
+    CHECK(drift_particles_sweep(&sc, &target, &init, 1, NULL, NULL, &res) == DRIFT_EINVAL);
+    sc.time_h2 = 0;
+    sc.n_seeds = 2;
+
     sc.sizes[2] = 64;
     CHECK(drift_particles_sweep(&sc, &target, &init, 1, NULL, NULL, &res) == DRIFT_EINVAL);
     sc.sizes[2] = 128;
