@@ -1,44 +1,693 @@
-/* field_fast.c — float32 entry point. Placeholder routing through the float64 reference
- * until the blocked GEMM path lands (same contract, same results). */
+/* field_fast.c — drift_field_compute, the float32 fast path (contract: drift/field.h).
+ *
+ * Same semantics as the float64 reference (field_ref.c), organized for speed:
+ *
+ *   scan      mean, spread and range of all rows: decides whether the GEMM path can use
+ *             the caller's arrays or needs a centered, power-of-two-scaled copy;
+ *   pass 0    (feature_norm) the weighted mean distance μ, and/or (cache) all distances;
+ *   pass 1    (deng, both) column log-sums of every temperature, over blocks of targets;
+ *   pass 2    per block of B queries: distances, coefficient rows of every temperature
+ *             (fast_coef.c), one SGEMM  G = C·T  of (n_tau·B) × T by T × d, and
+ *             V_τ(x_i) = G_τi − (Σ_j C_τij) x_i; for small d, direct loops instead;
+ *   finish    per-temperature RMS, drift normalization, potentials, checks.
+ *
+ * Memory: O(B·T) per thread for B queries against all T targets (B = cfg->block_rows, or
+ * chosen from a working-set target), plus the batch copy when one is needed; in automatic
+ * mode, when a pass needs the distances twice and they fit in 64 MiB, they are computed
+ * once and kept. All of it is carved from one scratch slab that is kept for the next call:
+ * a training loop calls with the same sizes every step, and fresh pages cost (faults and
+ * zeroing were a quarter of a call's time when every buffer was allocated per call).
+ *
+ * Determinism: each query row, each column log-sum and each block's partial sum is
+ * computed by one thread in a fixed order, and blocks are reduced in block order, so the
+ * result does not depend on the thread count or scheduling. The block size (which the
+ * thread count does not change) moves only the last bits. */
+#include <limits.h>
+#include <math.h>
+#include <stdatomic.h>
 #include <string.h>
+
+#include <cblas.h>
+#include <omp.h>
 
 #include "drift/core.h"
 #include "drift/error.h"
+#include "field/fast_internal.h"
 #include "field/field_internal.h"
+#include "field/vexp.h"
 
-static double *to_f64(const float *a, int64_t count)
+#define FAST_BLOCK_BYTES ((int64_t)8 << 20) /* per-thread working set of a query block */
+#define FAST_BLOCK_MAX_ROWS 256
+#define FAST_CACHE_BYTES ((int64_t)64 << 20) /* largest whole-batch distance table kept */
+/* Below this much work (≈ flops) a call runs on one thread: waking a team costs more. */
+#define FAST_PARALLEL_WORK 200000
+
+/* ---- scratch memory --------------------------------------------------------------- */
+
+/* Buffers are carved out of one block, 64-byte aligned. With base == NULL the carver only
+ * adds up the sizes (the same code then measures and lays out). */
+typedef struct carver {
+    char *base;
+    size_t off;
+} carver;
+
+static void *carve(carver *c, int64_t count, size_t size)
 {
-    if (!a) return NULL;
-    double *o = drift_alloc((size_t)count, sizeof(double));
-    if (o)
-        for (int64_t i = 0; i < count; i++) o[i] = a[i];
-    return o;
+    void *p = c->base ? c->base + c->off : NULL;
+    c->off += ((size_t)count * size + 63) & ~(size_t)63;
+    return p;
+}
+
+/* The slab kept between calls. A call that finds it in use (another thread computing a
+ * field at the same time) takes private memory instead. */
+static atomic_flag slab_busy = ATOMIC_FLAG_INIT;
+static char *slab;
+static size_t slab_bytes;
+
+static char *scratch_acquire(size_t bytes, int *is_private)
+{
+    if (!atomic_flag_test_and_set_explicit(&slab_busy, memory_order_acquire)) {
+        if (slab_bytes < bytes) {
+            drift_free(slab);
+            slab = drift_alloc(bytes, 1);
+            slab_bytes = slab ? bytes : 0;
+        }
+        if (slab) {
+            *is_private = 0;
+            return slab;
+        }
+        atomic_flag_clear_explicit(&slab_busy, memory_order_release);
+        return NULL;
+    }
+    *is_private = 1;
+    return drift_alloc(bytes, 1);
+}
+
+static void scratch_release(char *p, int is_private)
+{
+    if (is_private)
+        drift_free(p);
+    else if (p)
+        atomic_flag_clear_explicit(&slab_busy, memory_order_release);
+}
+
+/* ---- the run ---------------------------------------------------------------------- */
+
+typedef struct row_ws {  /* one thread's buffers */
+    float *tile;         /* pass 0 and 2: B × T distances (without the cache) */
+    float *r;            /* pass 0: one row of distances */
+    float *ctile, *lk;   /* pass 1: n × J distances (without the cache) and kernel logs */
+    double *sums;        /* pass 1: J column sums */
+    float *c;            /* pass 2: coefficient rows, (n_tau·B) × T on the GEMM path, else T */
+    float *scratch;      /* pass 2: 2·T */
+    float *g;            /* pass 2: (n_tau·B) × d, the block's fields */
+    double *csum;        /* pass 2: n_tau·B row sums of the coefficients */
+    int64_t *near;       /* pass 2: T, the near targets of one query */
+} row_ws;
+
+typedef struct fast_run {
+    const drift_field_config *cfg;
+    const drift_field_batch *in;
+    drift_field_result *res;
+    fast_batch fb;
+    fast_plan pl;
+    int copy;            /* working copy of the batch (centered, scaled) */
+    double *mean;        /* d: the batch mean (scan and pack only) */
+    float *lo, *hi;      /* d: per-coordinate range (scan only) */
+    float *xcopy, *tcopy;
+    int64_t B, nblocks, J;
+    int parallel, nws;   /* worth a thread team; workspaces (one per thread) */
+    int cached;
+    float *cache;        /* n × T distances of the whole batch */
+    float *lc;           /* deng both: n_tau × T column log-sums */
+    double *block_sums;  /* nblocks × n_tau partial sums (μ in pass 0, Σ‖V_τ‖² in pass 2) */
+    double *phi;         /* n × n_tau potential terms (when asked for) */
+    float *vt;           /* n_tau × n × d per-temperature fields (drift normalization) */
+    row_ws *ws;
+    float *v;            /* the output */
+} fast_run;
+
+/* Lay out every buffer of the run in c (measuring when c->base is NULL). */
+static void layout(fast_run *run, carver *c)
+{
+    const drift_field_config *cfg = run->cfg;
+    fast_batch *fb = &run->fb;
+    const int64_t n = fb->n, d = fb->d, T = fb->T, B = run->B, J = run->J, nt = cfg->n_tau;
+    run->xcopy = run->copy ? carve(c, n * d, sizeof(float)) : NULL;
+    run->tcopy = run->copy && !fb->direct && !fb->self_masked ? carve(c, T * d, sizeof(float))
+               : run->copy && !fb->direct ? carve(c, (T - n) * d, sizeof(float)) : NULL;
+    fb->tt = fb->direct ? carve(c, d * T, sizeof(float)) : NULL;
+    fb->xn = fb->direct ? NULL : carve(c, n, sizeof(float));
+    fb->tn = fb->direct ? NULL : carve(c, T, sizeof(float));
+    fb->w = carve(c, T, sizeof(float));
+    fb->lw = carve(c, T, sizeof(float));
+    run->cache = run->cached ? carve(c, n * T, sizeof(float)) : NULL;
+    const int deng_both = cfg->family == DRIFT_FAMILY_DENG && cfg->deng_norm == DRIFT_DENG_BOTH;
+    run->lc = deng_both ? carve(c, nt * T, sizeof(float)) : NULL;
+    run->block_sums = carve(c, run->nblocks * nt, sizeof(double));
+    run->phi = run->res->potential ? carve(c, n * nt, sizeof(double)) : NULL;
+    run->vt = cfg->drift_norm ? carve(c, nt * n * d, sizeof(float)) : NULL;
+    run->ws = carve(c, run->nws, sizeof(row_ws));
+    for (int k = 0; k < run->nws; k++) {
+        row_ws w;
+        w.tile = run->cached ? NULL : carve(c, B * T, sizeof(float));
+        w.r = carve(c, T, sizeof(float));
+        w.ctile = run->cached || !deng_both ? NULL : carve(c, n * J, sizeof(float));
+        w.lk = deng_both ? carve(c, n * J, sizeof(float)) : NULL;
+        w.sums = deng_both ? carve(c, J, sizeof(double)) : NULL;
+        w.c = carve(c, fb->direct ? T : nt * B * T, sizeof(float));
+        w.scratch = carve(c, 2 * T, sizeof(float));
+        w.g = carve(c, nt * B * d, sizeof(float));
+        w.csum = carve(c, nt * B, sizeof(double));
+        w.near = fb->direct ? NULL : carve(c, T, sizeof(int64_t));
+        if (run->ws) run->ws[k] = w;
+    }
+}
+
+/* ---- scan and pack ---------------------------------------------------------------- */
+
+/* The distinct input rows in target order: queries (= the self negatives), given
+ * negatives, extra negatives, positives. */
+typedef struct {
+    const float *rows[4];
+    const float *w[4];
+    int64_t count[4];
+} input_rows;
+
+static input_rows inputs_of(const drift_field_batch *b)
+{
+    const int self = b->neg == NULL;
+    input_rows in = {{b->x, self ? NULL : b->neg, b->extra, b->pos},
+                     {NULL, self ? NULL : b->neg_w, b->extra_w, b->pos_w},
+                     {b->n, self ? 0 : b->m, b->e, b->p}};
+    return in;
+}
+
+/* Mean, range and mean squared norm of all rows; decides run->copy and fb->unit. */
+static void scan_batch(fast_run *run)
+{
+    fast_batch *fb = &run->fb;
+    const int64_t d = fb->d;
+    const input_rows in = inputs_of(run->in);
+    double sumsq = 0;
+    int64_t total = 0;
+    for (int64_t k = 0; k < d; k++) {
+        run->mean[k] = 0;
+        run->lo[k] = INFINITY;
+        run->hi[k] = -INFINITY;
+    }
+    for (int s = 0; s < 4; s++) {
+        for (int64_t r = 0; r < in.count[s]; r++) {
+            const float *row = in.rows[s] + r * d;
+            double *mean = run->mean;
+            float *lo = run->lo, *hi = run->hi;
+            double sq = 0;
+#pragma omp simd reduction(+ : sq)
+            for (int64_t k = 0; k < d; k++) {
+                float v = row[k];
+                mean[k] += v;
+                sq += (double)v * v;
+                lo[k] = v < lo[k] ? v : lo[k];
+                hi[k] = v > hi[k] ? v : hi[k];
+            }
+            sumsq += sq;
+        }
+        total += in.count[s];
+    }
+    double mean_sq = 0, maxabs_raw = 0, maxabs_centered = 0;
+    for (int64_t k = 0; k < d; k++) {
+        run->mean[k] /= (double)total;
+        mean_sq += run->mean[k] * run->mean[k];
+        maxabs_raw = fmax(maxabs_raw, fmax(fabs(run->lo[k]), fabs(run->hi[k])));
+        maxabs_centered = fmax(maxabs_centered, fmax(fabs(run->lo[k] - run->mean[k]), fabs(run->hi[k] - run->mean[k])));
+    }
+    /* GEMM distances cancel in proportion to ‖x‖² + ‖t‖²: as the caller's rows they are
+     * fine when the mean is no farther from the origin than the rows are from the mean
+     * (mean square deviation = mean square norm − ‖mean‖²), and the values are far from
+     * float overflow and underflow of r² */
+    const double spread = sumsq / (double)total - mean_sq;
+    run->copy = fb->direct || !(mean_sq <= spread && maxabs_raw <= 0x1p40 && maxabs_raw >= 0x1p-40);
+    const int ex = run->copy && maxabs_centered > 0 ? ilogb(maxabs_centered) : 0;
+    fb->unit = ldexp(1.0, ex);
+}
+
+/* Weights, working copies (centered, scaled), segments, norms. */
+static void pack_batch(fast_run *run)
+{
+    fast_batch *fb = &run->fb;
+    const drift_field_batch *b = run->in;
+    const int64_t n = fb->n, d = fb->d, T = fb->T, q = fb->q;
+    const input_rows in = inputs_of(b);
+    const double inv = 1.0 / fb->unit, *mean = run->mean;
+
+    int64_t j = 0;
+    for (int s = 0; s < 4; s++) {
+        const int64_t count = s == 0 && !fb->self_masked ? 0 : in.count[s]; /* queries are targets when self-masked */
+        for (int64_t r = 0; r < count; r++, j++) fb->w[j] = in.w[s] ? in.w[s][r] : 1.0f;
+    }
+    double wq = 0, wp = 0, we = 0;
+    for (j = 0; j < T; j++) {
+        fb->lw[j] = fb->w[j] > 0 ? logf(fb->w[j]) : -INFINITY;
+        if (j < q) wq += fb->w[j]; else wp += fb->w[j];
+        if (j >= n && j < q) we += fb->w[j];
+    }
+    fb->wq_total = wq;
+    fb->wp_total = wp;
+    /* what one self-masked query sees: the other n − 1 queries (weight 1) and the extras */
+    fb->wq_row = fb->self_masked ? (double)(n - 1) + we : wq;
+
+    /* segments: the caller's arrays, or copies (the self negatives are the query copy) */
+    fb->nseg = 0;
+    int64_t start = 0, copied = 0;
+    for (int s = 0; s < 4; s++) {
+        const int64_t count = s == 0 && !fb->self_masked ? 0 : in.count[s];
+        if (count == 0) continue;
+        const float *rows = in.rows[s];
+        if (run->copy && !fb->direct) rows = s == 0 ? run->xcopy : run->tcopy + (copied += count, (copied - count) * d);
+        if (run->copy && !fb->direct && fb->nseg > 0 && rows == fb->seg_rows[fb->nseg - 1] +
+                                                                  (start - fb->seg_start[fb->nseg - 1]) * d) {
+            start += count; /* contiguous in the copy: extend the previous segment */
+            continue;
+        }
+        fb->seg_rows[fb->nseg] = rows;
+        fb->seg_start[fb->nseg++] = start;
+        start += count;
+    }
+    fb->seg_start[fb->nseg] = T;
+
+    const int par = run->parallel;
+    if (run->copy) {
+        float *xc = run->xcopy;
+#pragma omp parallel for schedule(static) if (par)
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = 0; k < d; k++) xc[i * d + k] = (float)((b->x[i * d + k] - mean[k]) * inv);
+        fb->x = xc;
+        if (!fb->direct) { /* the other target rows, in order */
+            int64_t dst = 0;
+            for (int s = 1; s < 4; s++) {
+                const float *src = in.rows[s];
+                float *out = run->tcopy + dst * d;
+#pragma omp parallel for schedule(static) if (par)
+                for (int64_t r = 0; r < in.count[s]; r++)
+                    for (int64_t k = 0; k < d; k++) out[r * d + k] = (float)((src[r * d + k] - mean[k]) * inv);
+                dst += in.count[s];
+            }
+        }
+    } else {
+        fb->x = b->x;
+    }
+
+    if (fb->direct) {
+        /* transposed targets; the self negatives are the query copy */
+        int64_t j0 = 0;
+        for (int s = 0; s < 4; s++) {
+            const int64_t count = s == 0 && !fb->self_masked ? 0 : in.count[s];
+            for (int64_t r = 0; r < count; r++)
+                for (int64_t k = 0; k < d; k++)
+                    fb->tt[k * T + j0 + r] = s == 0 ? fb->x[r * d + k] : (float)((in.rows[s][r * d + k] - mean[k]) * inv);
+            j0 += count;
+        }
+    } else {
+        float *xn = fb->xn, *tn = fb->tn;
+#pragma omp parallel for schedule(static) if (par)
+        for (int64_t i = 0; i < n; i++) {
+            const float *row = fb->x + i * d;
+            double s = 0;
+#pragma omp simd reduction(+ : s)
+            for (int64_t k = 0; k < d; k++) s += (double)row[k] * row[k];
+            xn[i] = (float)s;
+        }
+#pragma omp parallel for schedule(static) if (par)
+        for (int64_t jj = 0; jj < T; jj++) {
+            const float *row = fast_target_row(fb, jj);
+            double s = 0;
+#pragma omp simd reduction(+ : s)
+            for (int64_t k = 0; k < d; k++) s += (double)row[k] * row[k];
+            tn[jj] = (float)s;
+        }
+    }
+}
+
+/* ---- plan ------------------------------------------------------------------------- */
+
+/* Kernel constants per temperature, in working units (SPEC §3 feature normalization: τ is
+ * relative to the mean distance there, τ_w = τ·√d) expressed on tile values. */
+static void plan_temperatures(const drift_field_config *cfg, const fast_batch *fb, double s, fast_plan *pl)
+{
+    const double a1 = fb->unit / s; /* tile units → working units */
+    const double root_d = sqrt((double)fb->d), alpha = cfg->rq_alpha;
+    const double soft_add = DENG_SOFT_MASK * (cfg->feature_norm ? root_d : 1.0);
+    for (int t = 0; t < cfg->n_tau; t++) {
+        fast_tau *tc = &pl->tau[t];
+        const double tw = cfg->feature_norm ? cfg->tau[t] * root_d : cfg->tau[t], tw2 = tw * tw;
+        memset(tc, 0, sizeof *tc);
+        tc->tau_w = tw;
+        tc->alpha = (float)alpha;
+        switch (cfg->kernel) {
+        case DRIFT_KERNEL_GAUSSIAN: /* z = r²: log κ = −r²/2τ², κ#/κ = τ², g/κ = 1/τ² */
+            tc->c = (float)(a1 * a1 / (2.0 * tw2));
+            tc->h0 = (float)tw2;
+            tc->g0 = (float)tw2;
+            break;
+        case DRIFT_KERNEL_LAPLACE: /* z = r: log κ = −r/τ, κ#/κ = τ(r + τ), g/κ = 1/(τr) */
+            tc->c = (float)(a1 / tw);
+            tc->h0 = (float)tw2;
+            tc->h1 = (float)(tw * a1);
+            tc->g1 = (float)(tw * a1);
+            break;
+        default: { /* rq, z = r², u = r²/(2ατ²): log κ = −α log(1 + u), κ#/κ = ατ²/(α−1)·(1 + u),
+                      g/κ = 1/(τ²(1 + u)) */
+            const double c = a1 * a1 / (2.0 * alpha * tw2);
+            tc->c = (float)c;
+            if (alpha > 1) {
+                tc->h0 = (float)(alpha * tw2 / (alpha - 1.0));
+                tc->h1 = (float)(alpha * tw2 / (alpha - 1.0) * c);
+            }
+            tc->g0 = (float)tw2;
+            tc->g1 = (float)(tw2 * c);
+            break;
+        }
+        }
+        tc->lk_self = (float)drift_kernel_log(cfg->kernel, soft_add, tw, alpha);
+    }
+}
+
+/* Queries per block: the configured value, or enough rows to fill the working-set target
+ * (which also makes the GEMM tall: n_tau·B rows) while leaving a few blocks per thread.
+ * Never a function of the thread count, so results do not depend on it. */
+static int64_t plan_block_rows(const drift_field_config *cfg, const fast_batch *fb, int cached)
+{
+    const int64_t n = fb->n, T = fb->T, d = fb->d, nt = cfg->n_tau;
+    if (cfg->block_rows > 0) return cfg->block_rows < n ? cfg->block_rows : n;
+    int64_t row_bytes = 4 * ((cached ? 0 : T) + (fb->direct ? 0 : nt * (T + d)));
+    if (row_bytes < 4 * 64) row_bytes = 4 * 64;
+    int64_t bmax = FAST_BLOCK_BYTES / row_bytes;
+    if (bmax > FAST_BLOCK_MAX_ROWS) bmax = FAST_BLOCK_MAX_ROWS;
+    if (bmax < 1) bmax = 1;
+    int64_t nb = (n + bmax - 1) / bmax;
+    if (n >= 32 && nb < 4) nb = 4;        /* work for a few threads */
+    if (nb > 1) nb = (nb + 3) / 4 * 4;    /* and in multiples of 4, so 2 or 4 share evenly */
+    if (nb > n) nb = n;
+    return (n + nb - 1) / nb;
+}
+
+/* Targets per column block in pass 1: about the memory of a query block. */
+static int64_t plan_column_block(const drift_field_config *cfg, const fast_batch *fb, int64_t B)
+{
+    const int64_t n = fb->n, T = fb->T;
+    int64_t J = cfg->block_rows > 0 ? B * T / n : FAST_BLOCK_BYTES / (8 * n);
+    J = J < 16 ? 16 : J;
+    return J > T ? T : J;
+}
+
+/* ---- passes ----------------------------------------------------------------------- */
+
+static row_ws *my_ws(const fast_run *run) { return &run->ws[omp_get_thread_num() % run->nws]; }
+
+/* Pass 0: distances of each query block, kept in the cache and/or summed for μ. */
+static double pass_distances(fast_run *run, int want_mean)
+{
+    const fast_batch *fb = &run->fb;
+    const int64_t T = fb->T, B = run->B;
+#pragma omp parallel for schedule(dynamic, 1) if (run->parallel)
+    for (int64_t blk = 0; blk < run->nblocks; blk++) {
+        row_ws *ws = my_ws(run);
+        const int64_t i0 = blk * B, i1 = i0 + B < fb->n ? i0 + B : fb->n;
+        float *z = run->cache ? run->cache + i0 * T : ws->tile;
+        fast_dist_tile(fb, i0, i1, 0, T, z, T);
+        if (!want_mean) continue;
+        double s = 0;
+        for (int64_t i = 0; i < i1 - i0; i++) {
+            float *r = ws->r;
+            memcpy(r, z + i * T, (size_t)T * sizeof(float));
+            if (!fb->tile_holds_r) vsqrt_row(r, T);
+            double si = 0;
+#pragma omp simd reduction(+ : si)
+            for (int64_t j = 0; j < T; j++) si += (double)fb->w[j] * r[j];
+            s += si;
+        }
+        run->block_sums[blk] = s;
+    }
+    double s = 0;
+    for (int64_t blk = 0; want_mean && blk < run->nblocks; blk++) s += run->block_sums[blk];
+    return s * fb->unit;
+}
+
+/* Pass 1 (deng, both): column log-sums over all queries, by blocks of target columns. */
+static void pass_columns(fast_run *run)
+{
+    const fast_batch *fb = &run->fb;
+    const int64_t n = fb->n, T = fb->T, J = run->J, ncol = (T + J - 1) / J;
+#pragma omp parallel for schedule(dynamic, 1) if (run->parallel)
+    for (int64_t cb = 0; cb < ncol; cb++) {
+        row_ws *ws = my_ws(run);
+        const int64_t j0 = cb * J, j1 = j0 + J < T ? j0 + J : T;
+        const float *z = run->cache ? run->cache + j0 : ws->ctile;
+        const int64_t ldz = run->cache ? T : j1 - j0;
+        if (!run->cache) fast_dist_tile(fb, 0, n, j0, j1, ws->ctile, ldz);
+        for (int t = 0; t < run->pl.ntau; t++)
+            fast_deng_column_lse(&run->pl, t, j0, j1, z, ldz, ws->lk, ws->sums, run->lc + t * T + j0);
+    }
+}
+
+/* out[k] = Σ_j c[j] (t_jk − x_ik): the small-d path, displacements taken exactly. */
+static void apply_direct(const fast_batch *fb, int64_t i, const float *c, float *out)
+{
+    const int64_t T = fb->T;
+    for (int64_t k = 0; k < fb->d; k++) {
+        const float xk = fb->x[i * fb->d + k], *tk = fb->tt + k * T;
+        float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+        for (int64_t j = 0; j < T; j++) acc += c[j] * (tk[j] - xk);
+        out[k] = acc;
+    }
+}
+
+/* Pass 2 for one block of queries: coefficients, field, per-row outputs. */
+static void rows_block(fast_run *run, row_ws *ws, int64_t blk)
+{
+    const fast_batch *fb = &run->fb;
+    const fast_plan *pl = &run->pl;
+    drift_field_result *res = run->res;
+    const int64_t T = fb->T, d = fb->d, n = fb->n, nt = pl->ntau;
+    const int64_t i0 = blk * run->B, i1 = i0 + run->B < n ? i0 + run->B : n, Bb = i1 - i0;
+    const float *zb = run->cache ? run->cache + i0 * T : ws->tile;
+    if (!run->cache) fast_dist_tile(fb, i0, i1, 0, T, ws->tile, T);
+
+    for (int64_t ii = 0; ii < Bb; ii++) {
+        const int64_t i = i0 + ii;
+        const float *zi = zb + ii * T, *xi = fb->x + i * d;
+        int64_t nnear = 0;
+        if (!fb->direct)
+            for (int64_t j = 0; j < T; j++)
+                if (fast_is_near(fb, i, j, zi[j]) && !(fb->self_masked && j == i)) ws->near[nnear++] = j;
+        for (int t = 0; t < nt; t++) {
+            float *crow = fb->direct ? ws->c : ws->c + (t * Bb + ii) * T;
+            float *g = ws->g + (t * Bb + ii) * d;
+            fast_row_info info;
+            fast_coef_row(pl, t, i, zi, crow, ws->scratch, &info);
+            if (fb->self_masked) crow[i] = 0.0f; /* zero displacement; keeps the GEMM identity exact */
+            if (run->phi) run->phi[i * nt + t] = info.phi;
+            if (res->log_pos_mass) res->log_pos_mass[i * nt + t] = info.log_pos_mass;
+            if (res->log_neg_mass) res->log_neg_mass[i * nt + t] = info.log_neg_mass;
+            if (res->pos_ess) res->pos_ess[i * nt + t] = info.pos_ess;
+            if (fb->direct) {
+                apply_direct(fb, i, crow, g);
+                continue;
+            }
+            /* near targets: displacement taken exactly here, and left out of the GEMM */
+            memset(g, 0, (size_t)d * sizeof(float));
+            for (int64_t a = 0; a < nnear; a++) {
+                const int64_t j = ws->near[a];
+                const float cj = crow[j], *tj = fast_target_row(fb, j);
+                if (cj == 0.0f) continue;
+                for (int64_t k = 0; k < d; k++) g[k] += cj * (tj[k] - xi[k]);
+                crow[j] = 0.0f;
+            }
+            double s = 0;
+#pragma omp simd reduction(+ : s)
+            for (int64_t j = 0; j < T; j++) s += crow[j];
+            ws->csum[t * Bb + ii] = s;
+        }
+    }
+    if (!fb->direct) /* G += C·T, one GEMM per target segment */
+        for (int s = 0; s < fb->nseg; s++) {
+            const int64_t a = fb->seg_start[s], count = fb->seg_start[s + 1] - a;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(nt * Bb), (int)d, (int)count, 1.0f, ws->c + a,
+                        (int)T, fb->seg_rows[s], (int)d, 1.0f, ws->g, (int)d);
+        }
+
+    const float unit = (float)fb->unit;
+    for (int t = 0; t < nt; t++) {
+        double ms = 0;
+        for (int64_t ii = 0; ii < Bb; ii++) {
+            const int64_t i = i0 + ii;
+            float *g = ws->g + (t * Bb + ii) * d;
+            const float *xi = fb->x + i * d;
+            if (fb->direct) {
+                for (int64_t k = 0; k < d; k++) g[k] *= unit;
+            } else {
+                const float cs = (float)ws->csum[t * Bb + ii];
+                for (int64_t k = 0; k < d; k++) g[k] = unit * (g[k] - cs * xi[k]);
+            }
+            double mi = 0;
+#pragma omp simd reduction(+ : mi)
+            for (int64_t k = 0; k < d; k++) mi += (double)g[k] * g[k];
+            ms += mi;
+            float *vi = run->v + i * d;
+            if (run->vt)
+                memcpy(run->vt + (t * n + i) * d, g, (size_t)d * sizeof(float));
+            else if (t == 0)
+                memcpy(vi, g, (size_t)d * sizeof(float));
+            else
+                for (int64_t k = 0; k < d; k++) vi[k] += g[k];
+        }
+        run->block_sums[blk * nt + t] = ms;
+    }
+}
+
+static void pass_rows(fast_run *run)
+{
+#pragma omp parallel for schedule(dynamic, 1) if (run->parallel)
+    for (int64_t blk = 0; blk < run->nblocks; blk++) rows_block(run, my_ws(run), blk);
+}
+
+/* Per-temperature RMS, drift normalization, the summed field, potentials. */
+static int finish(fast_run *run, double s)
+{
+    const drift_field_config *cfg = run->cfg;
+    drift_field_result *res = run->res;
+    const int64_t n = run->fb.n, d = run->fb.d, nt = run->pl.ntau;
+    double lambda[DRIFT_MAX_TAU];
+    for (int t = 0; t < nt; t++) {
+        double ms = 0;
+        for (int64_t blk = 0; blk < run->nblocks; blk++) ms += run->block_sums[blk * nt + t];
+        ms /= (double)(n * d);
+        res->tau_rms[t] = sqrt(ms); /* data units already */
+        const double msw = ms / (s * s); /* λ is taken in working units, as the reference does */
+        lambda[t] = cfg->drift_norm ? sqrt(msw > DRIFT_NORM_FLOOR ? msw : DRIFT_NORM_FLOOR) : 1.0;
+    }
+    float *v = run->v;
+    if (run->vt) {
+        const float *vt = run->vt;
+        float inv[DRIFT_MAX_TAU];
+        for (int t = 0; t < nt; t++) inv[t] = (float)(1.0 / lambda[t]);
+#pragma omp parallel for schedule(static) if (run->parallel)
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = 0; k < d; k++) {
+                float acc = 0.0f;
+                for (int t = 0; t < nt; t++) acc += vt[(t * n + i) * d + k] * inv[t];
+                v[i * d + k] = acc;
+            }
+    }
+    double ms = 0;
+    int finite = 1;
+    for (int64_t i = 0; i < n; i++) {
+        double mi = 0;
+        const float *vi = v + i * d;
+#pragma omp simd reduction(+ : mi)
+        for (int64_t k = 0; k < d; k++) mi += (double)vi[k] * vi[k];
+        ms += mi;
+    }
+    finite = isfinite(ms);
+    res->rms = sqrt(ms / (double)(n * d));
+    if (res->potential)
+        for (int64_t i = 0; i < n; i++) {
+            double phi = 0;
+            for (int t = 0; t < nt; t++) phi += run->phi[i * nt + t] / lambda[t];
+            res->potential[i] = s * s * phi;
+        }
+    if (!finite || !drift_all_finite_f32(v, (size_t)(n * d)))
+        return drift_error(DRIFT_ENUMERIC, "the field is not finite (inputs too extreme for float32)");
+    return DRIFT_OK;
 }
 
 int drift_field_compute(const drift_field_config *cfg, const drift_field_batch *b, drift_field_result *res)
 {
-    if (!b || !res || !res->v) return drift_error(DRIFT_EINVAL, "field batch or output is NULL");
-    drift_field_batch64 b64 = {.n = b->n, .d = b->d, .p = b->p, .m = b->m, .e = b->e};
-    b64.x = to_f64(b->x, b->n * b->d);
-    b64.pos = to_f64(b->pos, b->p * b->d);
-    b64.pos_w = to_f64(b->pos_w, b->p);
-    b64.neg = to_f64(b->neg, b->m * b->d);
-    b64.neg_w = to_f64(b->neg_w, b->m);
-    b64.extra = to_f64(b->extra, b->e * b->d);
-    b64.extra_w = to_f64(b->extra_w, b->e);
-    double *v = drift_alloc((size_t)(b->n * b->d), sizeof(double));
-    drift_field_result r64 = *res;
-    r64.v = v;
-    int st = v ? drift_field_compute_f64(cfg, &b64, &r64) : DRIFT_ENOMEM;
-    if (st == DRIFT_OK) {
-        float *out = res->v;
-        for (int64_t k = 0; k < b->n * b->d; k++) out[k] = (float)v[k];
-        void *keep = res->v;
-        *res = r64;
-        res->v = keep;
+    if (!b) return drift_error(DRIFT_EINVAL, "field batch is NULL");
+    int st = field_check_batch_shape(cfg, b->n, b->d, b->p, b->neg ? b->m : 0, b->e, b->x != NULL,
+                                     b->pos != NULL, b->neg != NULL, b->extra != NULL, res);
+    if (st) return st;
+    const int64_t n = b->n, d = b->d, p = b->p;
+    if ((st = field_check_values_f32("queries", b->x, n * d)) ||
+        (st = field_check_values_f32("positives", b->pos, p * d)) ||
+        (b->neg && (st = field_check_values_f32("negatives", b->neg, b->m * d))) ||
+        (b->e && (st = field_check_values_f32("extra negatives", b->extra, b->e * d))) ||
+        (st = field_check_weights_f32("positive weights", b->pos_w, p, 1)) ||
+        (b->neg && (st = field_check_weights_f32("negative weights", b->neg_w, b->m, 0))) ||
+        (b->e && (st = field_check_weights_f32("extra negative weights", b->extra_w, b->e, 0))))
+        return st;
+    const int64_t q = (b->neg ? b->m : n) + b->e, T = q + p;
+    if (T > INT_MAX || d > INT_MAX / 2)
+        return drift_error(DRIFT_ESHAPE, "batch too large for the fast field (%lld targets of dimension %lld)",
+                           (long long)T, (long long)d);
+
+    fast_run run;
+    memset(&run, 0, sizeof run);
+    run.cfg = cfg;
+    run.in = b;
+    run.res = res;
+    run.v = res->v;
+    fast_batch *fb = &run.fb;
+    fb->n = n; fb->d = d; fb->q = q; fb->p = p; fb->T = T;
+    fb->self_masked = b->neg == NULL;
+    fb->direct = d <= FAST_DIRECT_MAX_D;
+    fb->tile_holds_r = cfg->kernel == DRIFT_KERNEL_LAPLACE;
+    const int nt = cfg->n_tau;
+    const int deng_both = cfg->family == DRIFT_FAMILY_DENG && cfg->deng_norm == DRIFT_DENG_BOTH;
+
+    /* plan: the whole distance table is kept when a pass would otherwise recompute it by
+     * GEMM; blocks; threads */
+    run.cached = cfg->block_rows == 0 && !fb->direct && (cfg->feature_norm || deng_both) &&
+                 n * T * (int64_t)sizeof(float) <= FAST_CACHE_BYTES;
+    run.B = plan_block_rows(cfg, fb, run.cached);
+    run.nblocks = (n + run.B - 1) / run.B;
+    run.J = plan_column_block(cfg, fb, run.B);
+    run.parallel = run.nblocks > 1 && (double)n * (double)T * (double)(d + 16) * nt > FAST_PARALLEL_WORK;
+    run.nws = run.parallel ? omp_get_max_threads() : 1;
+    run.mean = drift_alloc((size_t)d, sizeof(double));
+    run.lo = drift_alloc((size_t)d, sizeof(float));
+    run.hi = drift_alloc((size_t)d, sizeof(float));
+    if (!run.mean || !run.lo || !run.hi) {
+        drift_free(run.mean); drift_free(run.lo); drift_free(run.hi);
+        return drift_error(DRIFT_ENOMEM, "out of memory in the fast field (d=%lld)", (long long)d);
     }
-    drift_free((void *)b64.x); drift_free((void *)b64.pos); drift_free((void *)b64.pos_w);
-    drift_free((void *)b64.neg); drift_free((void *)b64.neg_w); drift_free((void *)b64.extra);
-    drift_free((void *)b64.extra_w); drift_free(v);
+    scan_batch(&run);
+
+    carver measure = {NULL, 0};
+    layout(&run, &measure);
+    int is_private = 0;
+    char *mem = scratch_acquire(measure.off, &is_private);
+    if (!mem) {
+        drift_free(run.mean); drift_free(run.lo); drift_free(run.hi);
+        return drift_error(DRIFT_ENOMEM, "out of memory in the fast field (n=%lld, targets=%lld, d=%lld: %zu bytes)",
+                           (long long)n, (long long)T, (long long)d, measure.off);
+    }
+    carver cut = {mem, 0};
+    layout(&run, &cut);
+    pack_batch(&run);
+    drift_free(run.mean); drift_free(run.lo); drift_free(run.hi);
+
+    double s = 1.0, mu = 0.0;
+    const double wsum_dist = run.cached || cfg->feature_norm ? pass_distances(&run, cfg->feature_norm) : 0.0;
+    if (cfg->feature_norm) {
+        /* weighted mean over every query–target pair, self pairs (distance 0) included */
+        mu = wsum_dist / ((double)n * (fb->wq_total + fb->wp_total));
+        s = (mu > FEATURE_NORM_FLOOR ? mu : FEATURE_NORM_FLOOR) / sqrt((double)d);
+    }
+    fast_plan *pl = &run.pl;
+    pl->cfg = cfg;
+    pl->fb = fb;
+    pl->ntau = nt;
+    pl->lc = run.lc;
+    pl->want_phi = res->potential != NULL;
+    pl->want_diag = res->log_pos_mass || res->log_neg_mass || res->pos_ess;
+    plan_temperatures(cfg, fb, s, pl);
+    if (deng_both) pass_columns(&run);
+    pass_rows(&run);
+    res->feature_scale = s;
+    res->mean_dist = mu;
+    st = finish(&run, s);
+    scratch_release(mem, is_private);
     return st;
 }
