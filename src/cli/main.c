@@ -15,6 +15,8 @@ static const subcommand subcommands[] = {
     {"train", cmd_train, "train a one-step generator with a drift field (images or toy 2-D data)"},
     {"sample", cmd_sample, "draw samples from a trained generator (one forward pass each)"},
     {"field", cmd_field, "evaluate a drift field on NPY inputs (any family, kernel, temperatures)"},
+    {"eval", cmd_eval, "score generated samples: FID, precision/recall, MMD (images); MMD, energy, SW2 (toys)"},
+    {"classifier", cmd_classifier, "train / inspect the feature network that drift eval measures in"},
     {"curl", cmd_curl, "is a drift field conservative? curl, Jacobian asymmetry, circulation (+ 2-D figure)"},
     {"particles", cmd_particles, "finite-particle flows toward a target; residual-vs-N sweeps against theory"},
     {NULL, NULL, NULL},

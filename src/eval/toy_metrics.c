@@ -5,6 +5,7 @@
 #include "drift/core.h"
 #include "drift/data.h"
 #include "drift/eval.h"
+#include "drift/json.h"
 #include "drift/rng.h"
 #include "eval/eval_internal.h"
 
@@ -42,4 +43,14 @@ int drift_eval_toy(const char *toy, const float *samples, int64_t n, uint64_t se
 done:
     drift_free(target);
     return st;
+}
+
+int drift_toy_metrics_write_json(const drift_toy_metrics *m, drift_jsonw *w)
+{
+    drift_jsonw_key(w, "toy_mmd2"), drift_jsonw_double(w, m->mmd2);
+    drift_jsonw_key(w, "toy_bandwidth"), drift_jsonw_double(w, m->bandwidth);
+    drift_jsonw_key(w, "toy_energy"), drift_jsonw_double(w, m->energy);
+    drift_jsonw_key(w, "toy_sliced_w2"), drift_jsonw_double(w, m->sliced_w2);
+    drift_jsonw_key(w, "n_samples"), drift_jsonw_int(w, m->n);
+    return w->status;
 }

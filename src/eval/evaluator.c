@@ -1,0 +1,282 @@
+/* evaluator.c — image samples scored against a dataset's test split in classifier features.
+ *
+ * Everything that depends only on the reference set is computed once when the evaluator is
+ * opened; drift_eval_images then costs one forward pass over the samples plus the metrics'
+ * sample-dependent parts. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drift/core.h"
+#include "drift/data.h"
+#include "drift/eval.h"
+#include "drift/json.h"
+#include "drift/models.h"
+#include "eval/eval_internal.h"
+
+struct drift_evaluator {
+    drift_classifier *clf;
+    char clf_path[4096];
+    char dataset[64];
+    int h, w, c, dim;            /* image shape the samples must have */
+    int k;
+    int64_t n_ref;
+    int feat_dim;
+    float *ref_feats;            /* (n_ref, feat_dim) */
+    drift_feature_stats ref_stats;
+    double *ref_sqrt_cov;        /* (feat_dim, feat_dim): C_ref^½ for FID */
+    double mmd_h2;               /* squared bandwidth: median of reference squared distances */
+    double mmd_ref_sum;          /* Σ_{i≠i'} k(ref_i, ref_i') */
+    /* The precision/recall reference subset for the last sample count m. */
+    int64_t prdc_m;
+    float *prdc_ref;             /* (prdc_m, feat_dim) */
+    float *prdc_radii;           /* (prdc_m) */
+};
+
+static void say(const drift_evaluator_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void say(const drift_evaluator_opts *o, const char *fmt, ...)
+{
+    if (!o->log) return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    o->log(o->log_ctx, line);
+}
+
+void drift_evaluator_free(drift_evaluator *ev)
+{
+    if (!ev) return;
+    drift_classifier_free(ev->clf);
+    drift_free(ev->ref_feats);
+    drift_feature_stats_free(&ev->ref_stats);
+    drift_free(ev->ref_sqrt_cov);
+    drift_free(ev->prdc_ref);
+    drift_free(ev->prdc_radii);
+    drift_free(ev);
+}
+
+drift_classifier *drift_evaluator_classifier(drift_evaluator *ev) { return ev ? ev->clf : NULL; }
+
+const char *drift_evaluator_classifier_path(const drift_evaluator *ev)
+{
+    return ev ? ev->clf_path : "";
+}
+
+void drift_evaluator_image_shape(const drift_evaluator *ev, int *h, int *w, int *c)
+{
+    *h = ev->h, *w = ev->w, *c = ev->c;
+}
+
+/* The classifier from the cache, or a freshly trained one when allowed. */
+static int get_classifier(const drift_evaluator_opts *o, drift_evaluator *ev)
+{
+    int st = drift_classifier_path(o->cache_dir, o->dataset, ev->clf_path, sizeof ev->clf_path);
+    if (st) return st;
+    if (access(ev->clf_path, F_OK) == 0) {
+        say(o, "loading classifier %s", ev->clf_path);
+        return drift_classifier_load(ev->clf_path, o->dataset, &ev->clf);
+    }
+    if (!o->train_if_missing)
+        return drift_error(DRIFT_EIO, "no classifier for %s in %s: train one with "
+                                      "'drift classifier train --data %s'", o->dataset,
+                           ev->clf_path, o->dataset);
+    drift_classifier_opts defaults;
+    const drift_classifier_opts *to = o->train_opts;
+    if (!to) {
+        drift_classifier_opts_default(&defaults, o->dataset);
+        defaults.data_dir = o->data_dir;
+        to = &defaults;
+    }
+    say(o, "no classifier for %s in %s: training one now (%d epochs, a few minutes on 2 cores)",
+        o->dataset, ev->clf_path, to->epochs);
+    double t0 = drift_now();
+    if ((st = drift_classifier_train(to, &ev->clf))) return st;
+    if ((st = drift_classifier_save(ev->clf, ev->clf_path))) return st;
+    say(o, "trained the %s classifier in %.0f s: test accuracy %.2f%%, saved to %s", o->dataset,
+        drift_now() - t0, 100 * ev->clf->test_accuracy, ev->clf_path);
+    return DRIFT_OK;
+}
+
+int drift_evaluator_open(const drift_evaluator_opts *o, drift_evaluator **out)
+{
+    if (!o || !out || !o->dataset) return drift_error(DRIFT_EINVAL, "evaluator: no dataset");
+    *out = NULL;
+    if (o->n_ref < 0) return drift_error(DRIFT_EINVAL, "evaluator: n_ref must be >= 0");
+    if (o->k < 0) return drift_error(DRIFT_EINVAL, "evaluator: k must be >= 0");
+    drift_evaluator *ev = drift_alloc(1, sizeof *ev);
+    if (!ev) return DRIFT_ENOMEM;
+    snprintf(ev->dataset, sizeof ev->dataset, "%s", o->dataset);
+    ev->k = o->k ? o->k : DRIFT_PRDC_K;
+    drift_dataset test = {0};
+    drift_dataset_opts dopts = {.split = "test", .data_dir = o->data_dir, .n = o->n_ref};
+    int st = drift_dataset_open(o->dataset, &dopts, &test);
+    if (st) goto done;
+    if (test.h <= 0) {
+        st = drift_error(DRIFT_EINVAL, "evaluator: %s is not an image dataset (for toy data use "
+                                       "drift_eval_toy)", o->dataset);
+        goto done;
+    }
+    if ((st = get_classifier(o, ev))) goto done;
+    drift_model *m = ev->clf->model;
+    if (m->in_dim != test.dim) {
+        st = drift_error(DRIFT_ESHAPE, "%s: the classifier takes %d values per image, the %s "
+                                       "test images have %" PRId64, ev->clf_path, m->in_dim,
+                         o->dataset, test.dim);
+        goto done;
+    }
+    ev->h = test.h, ev->w = test.w, ev->c = test.c, ev->dim = (int)test.dim;
+    ev->n_ref = test.n;
+    ev->feat_dim = m->feature_dim;
+    if (test.n < ev->k + 1) {
+        st = drift_error(DRIFT_ESHAPE, "evaluator: %" PRId64 " reference images, k = %d needs more",
+                         test.n, ev->k);
+        goto done;
+    }
+    say(o, "computing reference statistics of %" PRId64 " %s test images", test.n, o->dataset);
+    const int f = ev->feat_dim;
+    ev->ref_feats = drift_alloc((size_t)test.n * f, sizeof(float));
+    ev->ref_sqrt_cov = drift_alloc((size_t)f * f, sizeof(double));
+    if (!ev->ref_feats || !ev->ref_sqrt_cov) {
+        st = DRIFT_ENOMEM;
+        goto done;
+    }
+    if ((st = drift_classifier_features(ev->clf, test.x, test.n, ev->ref_feats, NULL)) ||
+        (st = drift_feature_stats_compute(ev->ref_feats, test.n, f, &ev->ref_stats)) ||
+        (st = drift_sqrtm_psd(ev->ref_stats.cov, f, ev->ref_sqrt_cov)) ||
+        (st = drift_median_sqdist(ev->ref_feats, test.n, f, &ev->mmd_h2)))
+        goto done;
+    if (!(ev->mmd_h2 > 0)) {
+        st = drift_error(DRIFT_ENUMERIC, "evaluator: the reference features are all equal");
+        goto done;
+    }
+    st = eval_gaussian_kernel_sum(ev->ref_feats, test.n, ev->ref_feats, test.n, f, ev->mmd_h2, 1,
+                                  &ev->mmd_ref_sum);
+done:
+    drift_dataset_free(&test);
+    if (st) {
+        drift_evaluator_free(ev);
+        return st;
+    }
+    *out = ev;
+    return DRIFT_OK;
+}
+
+/* The reference subset and its radii for m samples: m evenly spaced reference rows. */
+static int prepare_prdc(drift_evaluator *ev, int64_t m)
+{
+    if (ev->prdc_m == m) return DRIFT_OK;
+    const int f = ev->feat_dim;
+    drift_free(ev->prdc_ref), drift_free(ev->prdc_radii);
+    ev->prdc_m = 0;
+    ev->prdc_ref = drift_alloc((size_t)m * f, sizeof(float));
+    ev->prdc_radii = drift_alloc((size_t)m, sizeof(float));
+    if (!ev->prdc_ref || !ev->prdc_radii) return DRIFT_ENOMEM;
+    for (int64_t i = 0; i < m; i++)
+        memcpy(ev->prdc_ref + (size_t)i * f, ev->ref_feats + (size_t)(i * ev->n_ref / m) * f,
+               (size_t)f * sizeof(float));
+    int st = drift_knn_sqradii(ev->prdc_ref, m, f, ev->k, ev->prdc_radii);
+    if (st == DRIFT_OK) ev->prdc_m = m;
+    return st;
+}
+
+int drift_eval_images(drift_evaluator *ev, const float *samples, int64_t dim,
+                      const int32_t *labels, int64_t n, drift_image_metrics *out)
+{
+    if (!ev || !out) return drift_error(DRIFT_EINVAL, "eval images: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (dim != ev->dim)
+        return drift_error(DRIFT_ESHAPE, "samples have %" PRId64 " values per row, but %s images "
+                                         "are %dx%dx%d = %d", dim, ev->dataset, ev->h, ev->w,
+                           ev->c, ev->dim);
+    int st = eval_check_set(samples, n, (int)dim, (int64_t)ev->k + 1, "samples");
+    if (st) return st;
+    drift_model *model = ev->clf->model;
+    const int f = ev->feat_dim, nc = model->out_dim;
+    if (labels)
+        for (int64_t i = 0; i < n; i++)
+            if (labels[i] < 0 || labels[i] >= nc)
+                return drift_error(DRIFT_EINVAL, "label %d of sample %" PRId64 " is outside "
+                                                 "[0, %d) (%s has %d classes)", labels[i], i, nc,
+                                   ev->dataset, nc);
+    float *feats = drift_alloc((size_t)n * f, sizeof(float));
+    float *logits = drift_alloc((size_t)n * nc, sizeof(float));
+    drift_feature_stats fs = {0};
+    if (!feats || !logits) {
+        st = DRIFT_ENOMEM;
+        goto done;
+    }
+    if ((st = drift_classifier_features(ev->clf, samples, n, feats, logits))) goto done;
+    if ((st = drift_feature_stats_compute(feats, n, f, &fs)) ||
+        (st = eval_fid_with_sqrt(&ev->ref_stats, ev->ref_sqrt_cov, &fs, &out->fid)))
+        goto done;
+
+    const int64_t m = n < ev->n_ref ? n : ev->n_ref;
+    drift_prdc p;
+    if ((st = prepare_prdc(ev, m)) ||
+        (st = drift_prdc_compute(ev->prdc_ref, m, ev->prdc_radii, feats, m, f, ev->k, &p)))
+        goto done;
+
+    double syy, sxy;
+    if ((st = eval_gaussian_kernel_sum(feats, n, feats, n, f, ev->mmd_h2, 1, &syy)) ||
+        (st = eval_gaussian_kernel_sum(ev->ref_feats, ev->n_ref, feats, n, f, ev->mmd_h2, 0, &sxy)))
+        goto done;
+    const double nr = (double)ev->n_ref, ns = (double)n;
+    out->mmd2 = ev->mmd_ref_sum / (nr * (nr - 1)) + syy / (ns * (ns - 1)) - 2 * sxy / (nr * ns);
+    out->mmd_bandwidth = sqrt(ev->mmd_h2);
+
+    out->has_labels = labels != NULL;
+    out->class_accuracy = NAN;
+    if (labels) {
+        int64_t correct = 0;
+        for (int64_t i = 0; i < n; i++) {
+            const float *l = logits + (size_t)i * nc;
+            int best = 0;
+            for (int j = 1; j < nc; j++)
+                if (l[j] > l[best]) best = j;
+            correct += best == labels[i];
+        }
+        out->class_accuracy = (double)correct / ns;
+    }
+    out->n_samples = n;
+    out->n_reference = ev->n_ref;
+    out->n_prdc = m;
+    out->k = ev->k;
+    out->precision = p.precision;
+    out->recall = p.recall;
+    out->density = p.density;
+    out->coverage = p.coverage;
+    out->classifier_test_accuracy = ev->clf->test_accuracy;
+    out->feature_dim = f;
+done:
+    drift_free(feats);
+    drift_free(logits);
+    drift_feature_stats_free(&fs);
+    return st;
+}
+
+int drift_image_metrics_write_json(const drift_image_metrics *m, drift_jsonw *w)
+{
+    drift_jsonw_key(w, "fid"), drift_jsonw_double(w, m->fid);
+    drift_jsonw_key(w, "precision"), drift_jsonw_double(w, m->precision);
+    drift_jsonw_key(w, "recall"), drift_jsonw_double(w, m->recall);
+    drift_jsonw_key(w, "density"), drift_jsonw_double(w, m->density);
+    drift_jsonw_key(w, "coverage"), drift_jsonw_double(w, m->coverage);
+    drift_jsonw_key(w, "mmd2"), drift_jsonw_double(w, m->mmd2);
+    drift_jsonw_key(w, "mmd_bandwidth"), drift_jsonw_double(w, m->mmd_bandwidth);
+    drift_jsonw_key(w, "class_accuracy");
+    if (m->has_labels) drift_jsonw_double(w, m->class_accuracy);
+    else drift_jsonw_null(w);
+    drift_jsonw_key(w, "n_samples"), drift_jsonw_int(w, m->n_samples);
+    drift_jsonw_key(w, "n_reference"), drift_jsonw_int(w, m->n_reference);
+    drift_jsonw_key(w, "n_prdc"), drift_jsonw_int(w, m->n_prdc);
+    drift_jsonw_key(w, "k"), drift_jsonw_int(w, m->k);
+    drift_jsonw_key(w, "feature_dim"), drift_jsonw_int(w, m->feature_dim);
+    drift_jsonw_key(w, "classifier_test_accuracy"), drift_jsonw_double(w, m->classifier_test_accuracy);
+    return w->status;
+}
