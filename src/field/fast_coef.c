@@ -201,10 +201,35 @@ static void deng_row(const fast_plan *pl, int t, int64_t i, const float *z, floa
     }
     kernel_log(pl, tc, z, T, lk);
     if (fb->self_masked) lk[i] = cfg->deng_soft_mask ? tc->lk_self : -INFINITY;
-    float rm = row_max(lk, T); /* finite: there is at least one positive */
 
-    if (cfg->deng_norm == DRIFT_DENG_BOTH) {
+    if (cfg->deng_norm == DRIFT_DENG_BOTH && pl->lc_weight[t]) {
+        /* one exponential per entry: e = exp(L − m) with L = lk − lc/2 gives both A (= e·F)
+         * and the row log-sum, Σ_j κ_ij = e^(m + max lc/2) · Σ_j e_j·exp((lc_j − max lc)/2)
+         * (see fast_plan.lc_weight for when this is exact to float precision) */
+        const float *lc = pl->lc + (int64_t)t * T, *h = pl->lc_weight[t];
+        for (int64_t j = 0; j < T; j++) lk[j] -= 0.5f * lc[j];
+        const float m = row_max(lk, T);
+        double sh = 0;
+#pragma omp simd reduction(+ : sh)
+        for (int64_t j = 0; j < T; j++) {
+            float e = vexpf(lk[j] - m);
+            a[j] = e;
+            sh += e * h[j];
+        }
+        const double lr = m + 0.5 * pl->lc_max[t] + log(sh);
+        F = exp((double)m - 0.5 * lr);
+        if (cfg->deng_floor) { /* released loss: A = sqrt(max(softmax_row · softmax_col, 1e-6)) */
+            const float f = (float)F, floor = (float)sqrt(DENG_AFFINITY_FLOOR);
+            for (int64_t j = 0; j < T; j++)
+                a[j] = vkeepf(vmax_nonnegf(a[j] * f, floor), vexp_float_to_bits(lk[j]) != 0xff800000u /* −inf */) * w[j];
+            F = 1.0;
+        } else {
+            for (int64_t j = 0; j < T; j++) a[j] *= w[j];
+        }
+    } else if (cfg->deng_norm == DRIFT_DENG_BOTH) {
+        /* column log-sums too far apart for the above: the row log-sum separately */
         const float *lc = pl->lc + (int64_t)t * T;
+        const float rm = row_max(lk, T); /* finite: there is at least one positive */
         double lr = rm + log(exp_shifted(lk, T, rm, a));
         if (cfg->deng_floor) {
             /* released loss: A = sqrt(max(softmax_row · softmax_col, 1e-6)); a removed
@@ -224,6 +249,7 @@ static void deng_row(const fast_plan *pl, int t, int64_t i, const float *z, floa
             F = exp((double)m - 0.5 * lr);
         }
     } else {
+        const float rm = row_max(lk, T); /* finite: there is at least one positive */
         double se = exp_shifted(lk, T, rm, a);
         for (int64_t j = 0; j < T; j++) a[j] *= w[j];
         F = cfg->deng_norm == DRIFT_DENG_ROW ? 1.0 / se : exp((double)rm);
@@ -249,16 +275,15 @@ void fast_deng_column_lse(const fast_plan *pl, int t, int64_t j0, int64_t j1, co
     const fast_batch *fb = pl->fb;
     const fast_tau *tc = &pl->tau[t];
     const int64_t n = fb->n, J = j1 - j0;
-    for (int64_t i = 0; i < n; i++) kernel_log(pl, tc, z + i * ldz, J, lk + i * J);
-    if (fb->self_masked) /* column j < n holds query j itself */
-        for (int64_t j = j0; j < j1 && j < n; j++)
-            lk[j * J + (j - j0)] = pl->cfg->deng_soft_mask ? tc->lk_self : -INFINITY;
-
-    /* column maxima (lc doubles as their storage), then Σ_i exp(lk − max) in double; rows
-     * are added in order, so the result does not depend on the blocking or the threads */
+    /* kernel logs row by row, the self entry patched, and the column maxima (kept in lc)
+     * while the row is in cache; then Σ_i exp(lk − max) in double. Rows are added in
+     * order, so the result depends neither on the blocking nor on the threads. */
     for (int64_t j = 0; j < J; j++) lc[j] = -INFINITY;
     for (int64_t i = 0; i < n; i++) {
-        const float *row = lk + i * J;
+        float *row = lk + i * J;
+        kernel_log(pl, tc, z + i * ldz, J, row);
+        if (fb->self_masked && i >= j0 && i < j1) /* column i holds query i itself */
+            row[i - j0] = pl->cfg->deng_soft_mask ? tc->lk_self : -INFINITY;
 #pragma omp simd
         for (int64_t j = 0; j < J; j++) lc[j] = row[j] > lc[j] ? row[j] : lc[j];
     }

@@ -22,6 +22,8 @@
  * (‖x‖² + ‖t‖²): there cancellation would cost more than log2(1/ratio) ≈ 7 bits. The same
  * pairs get their displacement t − x exactly instead of through the GEMM identity. */
 #define FAST_NEAR_RATIO 1e-2f
+/* Largest spread of deng's column log-sums for the one-exponential row (fast_plan.lc_weight). */
+#define FAST_LC_SPREAD 100.0f
 /* Kernel logs are clamped here so that differences of them stay finite (never inf − inf). */
 #define FAST_LK_MIN (-1e38f)
 
@@ -88,6 +90,11 @@ typedef struct fast_plan {
     int ntau;
     fast_tau tau[DRIFT_MAX_TAU];
     const float *lc;    /* deng both: column log-sums, ntau × T */
+    /* deng both: per temperature, exp((lc_j − max lc)/2) for every column, or NULL. Given
+     * when max lc − min lc ≤ FAST_LC_SPREAD: then a row's log-sum can be read off the same
+     * exponentials as A, its dominant terms staying above e^(−spread/2) of float range. */
+    const float *lc_weight[DRIFT_MAX_TAU];
+    float lc_max[DRIFT_MAX_TAU];
     int want_phi;       /* potentials requested */
     int want_diag;      /* any of the per-row diagnostics requested */
 } fast_plan;

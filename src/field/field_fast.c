@@ -120,6 +120,7 @@ typedef struct fast_run {
     int cached;
     float *cache;        /* n × T distances of the whole batch */
     float *lc;           /* deng both: n_tau × T column log-sums */
+    float *lc_weight;    /* deng both: n_tau × T, see fast_plan.lc_weight */
     double *block_sums;  /* nblocks × n_tau partial sums (μ in pass 0, Σ‖V_τ‖² in pass 2) */
     double *phi;         /* n × n_tau potential terms (when asked for) */
     float *vt;           /* n_tau × n × d per-temperature fields (drift normalization) */
@@ -144,6 +145,7 @@ static void layout(fast_run *run, carver *c)
     run->cache = run->cached ? carve(c, n * T, sizeof(float)) : NULL;
     const int deng_both = cfg->family == DRIFT_FAMILY_DENG && cfg->deng_norm == DRIFT_DENG_BOTH;
     run->lc = deng_both ? carve(c, nt * T, sizeof(float)) : NULL;
+    run->lc_weight = deng_both ? carve(c, nt * T, sizeof(float)) : NULL;
     run->block_sums = carve(c, run->nblocks * nt, sizeof(double));
     run->phi = run->res->potential ? carve(c, n * nt, sizeof(double)) : NULL;
     run->vt = cfg->drift_norm ? carve(c, nt * n * d, sizeof(float)) : NULL;
@@ -450,6 +452,28 @@ static void pass_columns(fast_run *run)
     }
 }
 
+/* The column weights of the one-exponential deng row, for each temperature whose column
+ * log-sums are close enough together (fast_plan.lc_weight). */
+static void plan_column_weights(fast_run *run)
+{
+    const int64_t T = run->fb.T;
+    for (int t = 0; t < run->pl.ntau; t++) {
+        const float *lc = run->lc + t * T;
+        float *h = run->lc_weight + t * T;
+        float hi = -INFINITY, lo = INFINITY;
+        for (int64_t j = 0; j < T; j++)
+            if (lc[j] > -INFINITY) {
+                hi = lc[j] > hi ? lc[j] : hi;
+                lo = lc[j] < lo ? lc[j] : lo;
+            }
+        run->pl.lc_weight[t] = NULL;
+        if (!(hi - lo <= FAST_LC_SPREAD)) continue;
+        for (int64_t j = 0; j < T; j++) h[j] = (float)exp(0.5 * ((double)lc[j] - hi));
+        run->pl.lc_weight[t] = h;
+        run->pl.lc_max[t] = hi;
+    }
+}
+
 /* out[k] = Σ_j c[j] (t_jk − x_ik): the small-d path, displacements taken exactly. */
 static void apply_direct(const fast_batch *fb, int64_t i, const float *c, float *out)
 {
@@ -683,7 +707,10 @@ int drift_field_compute(const drift_field_config *cfg, const drift_field_batch *
     pl->want_phi = res->potential != NULL;
     pl->want_diag = res->log_pos_mass || res->log_neg_mass || res->pos_ess;
     plan_temperatures(cfg, fb, s, pl);
-    if (deng_both) pass_columns(&run);
+    if (deng_both) {
+        pass_columns(&run);
+        plan_column_weights(&run);
+    }
     pass_rows(&run);
     res->feature_scale = s;
     res->mean_dist = mu;

@@ -170,7 +170,7 @@ int drift_curl_figure_png(const char *path, const drift_curl_grid *grids, const 
         drift_canvas_arrow(&cv, x + 24, ly + 6, x + 50, ly + 6, 4.0, ARROW);
         drift_canvas_text(&cv, x + 58, ly, "V (length clipped at its 90th pct)", 2, BLACK);
         drift_canvas_text(&cv, LEFT, ly + 22,
-                          "colour: curl dVy/dx - dVx/dy over the panel's median Jacobian norm, one scale for all panels",
+                          "colour: curl dVy/dx - dVx/dy / the panel's median |J|_F (one scale for all)",
                           2, GRAY);
     }
     st = drift_canvas_write_png(&cv, path);
