@@ -83,13 +83,14 @@ static int eval_toy(const char *toy, const char *samples_path, int64_t n_max, ui
 }
 
 /* The samples as a dataset (uint8 scaled to [-1, 1], channel-first transposed), checked
- * against the image shape the evaluator expects. */
-static int load_samples(const char *path, const char *labels_path, const drift_evaluator *ev,
+ * against the image shape and classes of the dataset's test split. This runs before the
+ * evaluator opens, so a wrong file is reported at once, not after minutes of training a
+ * missing classifier. */
+static int load_samples(const char *path, const char *labels_path, const drift_dataset *ref,
                         const char *data, drift_dataset *ds)
 {
     if (drift_dataset_from_npy(path, labels_path, ds)) return cli_fail("eval", "samples");
-    int h, w, c;
-    drift_evaluator_image_shape(ev, &h, &w, &c);
+    const int h = ref->h, w = ref->w, c = ref->c;
     int ok = ds->dim == (int64_t)h * w * c && (ds->h == 0 || (ds->h == h && ds->w == w && ds->c == c));
     if (!ok) {
         if (ds->h)
@@ -101,6 +102,14 @@ static int load_samples(const char *path, const char *labels_path, const drift_e
                     ds->dim == 2 ? " (for 2-D toy samples pass --data with the toy's name)" : "");
         return 1;
     }
+    if (ds->labels)
+        for (int64_t i = 0; i < ds->n; i++)
+            if (ds->labels[i] < 0 || ds->labels[i] >= ref->n_classes) {
+                fprintf(stderr, "drift eval: %s: label %d of sample %" PRId64 " is outside [0, %d) "
+                                "(%s has %d classes)\n", labels_path, ds->labels[i], i,
+                        ref->n_classes, data, ref->n_classes);
+                return 1;
+            }
     float lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < (size_t)(ds->n * ds->dim); i++) {
         lo = fminf(lo, ds->x[i]);
@@ -148,6 +157,23 @@ int cmd_eval(int argc, char **argv)
         return eval_toy(data, samples, n, (uint64_t)seed, json);
     }
 
+    /* The test split's first image tells the shape and classes the samples must have. */
+    drift_dataset ref = {0}, ds = {0};
+    drift_dataset_opts ro = {.split = "test", .data_dir = data_dir, .n = 1};
+    if (drift_dataset_open(data, &ro, &ref)) return cli_fail("eval", "dataset");
+    if (ref.h <= 0 || !ref.labels) {
+        fprintf(stderr, "drift eval: %s is neither an image dataset with labels (mnist, "
+                        "fashion-mnist) nor a toy\n", data);
+        drift_dataset_free(&ref);
+        return 2;
+    }
+    int rc = load_samples(samples, labels, &ref, data, &ds);
+    drift_dataset_free(&ref);
+    if (rc) {
+        drift_dataset_free(&ds);
+        return rc;
+    }
+
     log_state ls = {"eval", drift_now()};
     drift_classifier_opts topts;
     drift_classifier_opts_default(&topts, data);
@@ -159,12 +185,9 @@ int cmd_eval(int argc, char **argv)
                                .n_ref = n_ref, .k = k, .train_if_missing = !no_train, .train_opts = &topts,
                                .log = log_line, .log_ctx = &ls};
     drift_evaluator *ev = NULL;
-    if (drift_evaluator_open(&eo, &ev)) return cli_fail("eval", "cannot set up the evaluation");
-    drift_dataset ds = {0};
-    int rc = load_samples(samples, labels, ev, data, &ds);
-    if (rc) {
-        drift_evaluator_free(ev);
-        return rc;
+    if (drift_evaluator_open(&eo, &ev)) {
+        drift_dataset_free(&ds);
+        return cli_fail("eval", "cannot set up the evaluation");
     }
     int64_t used = ds.n < n ? ds.n : n;
     drift_image_metrics m;

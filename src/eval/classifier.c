@@ -22,7 +22,7 @@
 #include "drift/safetensors.h"
 
 /* Batch of the forward passes used for scoring (features, accuracy). */
-#define SCORE_BATCH 256
+#define SCORE_BATCH 64
 /* Augmentation: shifts of up to this many pixels in each direction. */
 #define MAX_SHIFT 2
 

@@ -2,7 +2,8 @@
 with a tiny classifier (20 steps on 500 images) in a temporary cache directory: the JSON and
 table outputs, FID(test, test) = 0, equal metrics whatever the sample file layout (uint8
 (n, 28, 28), float (n, 784), float (n, 1, 28, 28)), the toy-2D metrics, and clear errors for
-bad shapes, a missing classifier and wrong labels."""
+bad shapes, a missing classifier, wrong labels and a misspelt dataset -- the bad files refused
+before any classifier is trained."""
 import gzip
 import json
 import os
@@ -20,6 +21,7 @@ if not BIN or not os.path.exists(BIN):
     sys.exit("DRIFT_BIN must name the built drift CLI, got %r" % BIN)
 FASHION = "/usr/share/datasets/fashion-mnist"
 t = Checks()
+N = 200  # test images used as samples and as the reference set
 
 
 def drift(*args):
@@ -34,8 +36,8 @@ def read_idx(path, offset):
 
 tmp = tempfile.TemporaryDirectory()
 cache = os.path.join(tmp.name, "cache")
-images = read_idx(FASHION + "/t10k-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28)[:400]
-labels = read_idx(FASHION + "/t10k-labels-idx1-ubyte.gz", 8)[:400].astype(np.int64)
+images = read_idx(FASHION + "/t10k-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28)[:N]
+labels = read_idx(FASHION + "/t10k-labels-idx1-ubyte.gz", 8)[:N].astype(np.int64)
 
 
 def save(name, array):
@@ -48,7 +50,7 @@ u8 = save("u8.npy", images)
 flat = save("flat.npy", (images.reshape(-1, 784) / 127.5 - 1).astype(np.float32))
 chw = save("chw.npy", (images[:, None] / 127.5 - 1).astype(np.float32))
 lab = save("labels.npy", labels)
-common = ["--data", "fashion-mnist", "--cache-dir", cache, "--n-ref", 400]
+common = ["--data", "fashion-mnist", "--cache-dir", cache, "--n-ref", N]
 
 # ---- no classifier yet, training refused: a clear error ----
 rc, out, err = drift("eval", "--samples", u8, "--no-train", *common)
@@ -78,7 +80,7 @@ for path_ in (u8, flat, chw):
 m = results[0]
 t.check(m.get("fid", 1) < 1e-6 and m.get("fid", -1) >= 0, "FID(test, test) = 0: %r" % m.get("fid"))
 t.check(m.get("precision") == 1 and m.get("recall") == 1 and m.get("coverage") == 1, "P = R = C = 1")
-t.check(m.get("n_samples") == 400 and m.get("n_reference") == 400 and m.get("k") == 3, "sizes")
+t.check(m.get("n_samples") == N and m.get("n_reference") == N and m.get("k") == 3, "sizes")
 t.check(0 <= m.get("class_accuracy", -1) <= 1, "class accuracy with --labels")
 # Float (n, 784) and (n, 1, 28, 28) hold the same values: the same metrics exactly. uint8 is
 # scaled by the loader, so its values may differ in the last bit: metrics agree closely,
@@ -92,24 +94,31 @@ for key in ("fid", "precision", "recall", "coverage", "mmd2", "class_accuracy"):
             "uint8 vs float %s: %r vs %r" % (key, results[1].get(key), m.get(key)))
 
 # ---- noise is far; the table output; --n limits the samples ----
-noise = save("noise.npy", np.random.default_rng(0).uniform(-1, 1, (300, 28, 28)).astype(np.float32))
-rc, out, err = drift("eval", "--samples", noise, "--n", 200, *common)
+noise = save("noise.npy", np.random.default_rng(0).uniform(-1, 1, (150, 28, 28)).astype(np.float32))
+rc, out, err = drift("eval", "--samples", noise, "--n", 100, *common)
 t.check(rc == 0 and "FID" in out and "precision" in out and "MMD" in out, "table output: %s" % err)
 t.check("class accuracy" not in out, "no class accuracy without labels")
-rc, out, err = drift("eval", "--samples", noise, "--n", 200, "--json", *common)
+rc, out, err = drift("eval", "--samples", noise, "--n", 100, "--json", *common)
 mn = json.loads(out) if rc == 0 else {}
-t.check(mn.get("n_samples") == 200 and mn.get("fid", 0) > 1.0 and mn.get("class_accuracy", 0) is None,
+t.check(mn.get("n_samples") == 100 and mn.get("fid", 0) > 1.0 and mn.get("class_accuracy", 0) is None,
         "noise: %r" % mn)
 
-# ---- bad input: clear errors ----
-rc, out, err = drift("eval", "--samples", save("pts.npy", np.zeros((50, 2), np.float32)), *common)
+# ---- bad input: clear errors, before any classifier is trained ----
+# An empty cache with training allowed: a bad file must be refused at once, not after
+# minutes of training a classifier it cannot be scored with.
+empty = ["--data", "fashion-mnist", "--cache-dir", os.path.join(tmp.name, "empty"), "--n-ref", N]
+rc, out, err = drift("eval", "--samples", save("pts.npy", np.zeros((50, 2), np.float32)), *empty)
 t.check(rc == 1 and "toy" in err, "2-D points against images: %s" % err)
-rc, out, err = drift("eval", "--samples", save("small.npy", np.zeros((50, 27, 27), np.uint8)), *common)
+rc, out, err = drift("eval", "--samples", save("small.npy", np.zeros((50, 27, 27), np.uint8)), *empty)
 t.check(rc == 1 and "27x27x1" in err and "28x28x1" in err, "wrong image size: %s" % err)
-rc, out, err = drift("eval", "--samples", u8, "--labels", save("short.npy", labels[:10]), *common)
+rc, out, err = drift("eval", "--samples", u8, "--labels", save("short.npy", labels[:10]), *empty)
 t.check(rc == 1 and "labels" in err.lower(), "labels of the wrong length: %s" % err)
-rc, out, err = drift("eval", "--samples", u8, "--labels", save("big.npy", labels + 10), *common)
-t.check(rc == 1 and "outside [0, 10)" in err, "labels out of range: %s" % err)
+rc, out, err = drift("eval", "--samples", u8, "--labels", save("big.npy", labels + 10), *empty)
+t.check(rc == 1 and "outside [0, 10)" in err and "sample 0" in err, "labels out of range: %s" % err)
+t.check("training" not in err and not os.path.exists(os.path.join(tmp.name, "empty")),
+        "bad input is refused before a classifier is trained")
+rc, out, err = drift("eval", "--samples", u8, "--data", "fashion-mnsit")
+t.check(rc == 1 and "unknown dataset" in err and "fashion-mnist" in err, "misspelt dataset: %s" % err)
 rc, out, err = drift("eval", "--data", "fashion-mnist")
 t.check(rc == 2 and "--samples" in err, "missing --samples is a usage error")
 

@@ -1,6 +1,7 @@
 /* Tests for the feature network and the image evaluator, on real Fashion-MNIST (Debian's
  * dataset-fashion-mnist) with a tiny classifier (20 steps of 25 on 300 images, under a second):
- * training is deterministic, files round-trip, FID(test, test) = 0 and P = R = 1,
+ * training is deterministic, files round-trip, batched features equal row-by-row ones,
+ * FID(test, test) = 0 and P = R = 1,
  * a train subset is far closer than noise, the class accuracy matches the classifier's own
  * accuracy, and bad shapes, labels, files and dataset mismatches are clear errors. */
 #include <stdint.h>
@@ -133,6 +134,35 @@ static void test_save_load_round_trip(void)
     rmdir(nested);
 }
 
+/* Features are computed in internal batches; rows across batch boundaries must come out the
+ * same as when each is scored alone, and the accuracy must count every row once. */
+static void test_features_batching(void)
+{
+    if (!clf) return;
+    const int n = 150, f = clf->model->feature_dim, k = clf->model->out_dim;
+    float *all = drift_alloc((size_t)n * f, sizeof(float)), *lg = drift_alloc((size_t)n * k, sizeof(float));
+    float one[512], one_lg[16];
+    CHECK_OK(drift_classifier_features(clf, train.x, n, all, lg));
+    int rows[5] = {0, 63, 64, 128, 149}, same = 1;
+    for (int r = 0; r < 5; r++) {
+        CHECK_OK(drift_classifier_features(clf, train.x + (size_t)rows[r] * 784, 1, one, one_lg));
+        for (int j = 0; j < f; j++) same &= fabsf(one[j] - all[(size_t)rows[r] * f + j]) <= 1e-5f * (1 + fabsf(one[j]));
+        for (int j = 0; j < k; j++) same &= fabsf(one_lg[j] - lg[(size_t)rows[r] * k + j]) <= 1e-5f * (1 + fabsf(one_lg[j]));
+    }
+    CHECK(same);
+    int64_t correct = 0;
+    for (int i = 0; i < n; i++) {
+        int best = 0;
+        for (int j = 1; j < k; j++)
+            if (lg[(size_t)i * k + j] > lg[(size_t)i * k + best]) best = j;
+        correct += best == train.labels[i];
+    }
+    double acc;
+    CHECK_OK(drift_classifier_accuracy(clf, train.x, train.labels, n, &acc));
+    CHECK_CLOSE(acc, (double)correct / n, 1e-12, 0);
+    drift_free(all), drift_free(lg);
+}
+
 static void test_evaluator(void)
 {
     if (!clf) return;
@@ -242,6 +272,7 @@ int main(void)
     RUN(test_train_is_deterministic_and_learns);
     RUN(test_paths);
     RUN(test_save_load_round_trip);
+    RUN(test_features_batching);
     RUN(test_evaluator);
     RUN(test_evaluator_trains_when_missing);
     drift_classifier_free(clf);
