@@ -8,7 +8,7 @@
  *   dist.c       named distributions ("gaussian", "mixture:K", 2-D toys, NPY files) that a
  *                simulation starts from or flows toward;
  *   conserve.c   curl of 2-D fields on a grid, and for any D the relative Jacobian asymmetry
- *                ‖J − Jᵀ‖_F / ‖J‖_F and the circulation of V around small loops;
+ *                ‖J − Jᵀ‖_F / (‖J‖_F + ‖V‖/L) and the circulation of V around small loops;
  *   particles.c  particle flows x ← x + η v(x), their residual velocity, MMD and occupancy,
  *                and the sweep over N that measures the decay rate of the residual;
  *   fit.c        the log-log slope fit with its confidence interval;
@@ -147,8 +147,11 @@ typedef struct drift_asym_options {
 typedef struct drift_asym_stats {
     int n_probes;
     double length_scale;      /* L */
-    double asym_median, asym_max;  /* ‖J − Jᵀ‖_F / ‖J‖_F over the probes */
-    double circ_median, circ_max;  /* |∮ V·dl| / (π ρ² ‖J‖_F): the loop's mean curl, relative */
+    double asym_median, asym_max;  /* ‖J − Jᵀ‖_F / S over the probes, S = ‖J‖_F + ‖V(x)‖/L:
+                                    * ‖J‖_F alone is ~0 where the two sides' Jacobians cancel
+                                    * (gaussian, one point dominating each side), and rounding
+                                    * noise over it would read as asymmetry of order 1 */
+    double circ_median, circ_max;  /* |∮ V·dl| / (π ρ² S): the loop's mean curl, relative */
     double jnorm_median;           /* median ‖J‖_F */
 } drift_asym_stats;
 

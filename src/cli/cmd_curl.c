@@ -19,8 +19,9 @@ static const char *DESCRIPTION =
     "Positives and negatives are point clouds: a distribution spec (gaussian[:STD[:SHIFT]],\n"
     "mixture:K[:STD], a 2-D toy such as two_mode or swiss_roll) sampled --n-pos/--n-neg times,\n"
     "or an (n, D) NPY file. For every family x kernel it reports, at random probe points near\n"
-    "the data, the relative Jacobian asymmetry |J - J^T|_F / |J|_F and the circulation of V\n"
-    "around small circles in random planes divided by (pi r^2 |J|_F), both from central\n"
+    "the data, the relative Jacobian asymmetry |J - J^T|_F / S and the circulation of V\n"
+    "around small circles in random planes divided by (pi r^2 S), where S = |J|_F + |V|/tau\n"
+    "(|J|_F alone vanishes where the two sides' Jacobians cancel), both from central\n"
     "differences of the float64 reference field: ~1e-9 for conservative fields, order 0.1-1\n"
     "for the others. In 2-D, --out draws the curl dVy/dx - dVx/dy on a grid (one panel per\n"
     "family x kernel, shared diverging scale, the field's arrows). Convention for deng: each\n"
@@ -256,7 +257,7 @@ int cmd_curl(int argc, char **argv)
                    stats[i].circ_median, stats[i].circ_max, curl_s,
                    stats[i].asym_max < 1e-6 ? "conservative" : "NOT conservative");
         }
-        printf("asym = |J - J^T|_F / |J|_F; circ = |loop integral of V| / (pi r^2 |J|_F)%s\n",
+        printf("asym = |J - J^T|_F / S; circ = |loop integral of V| / (pi r^2 S); S = |J|_F + |V|/L%s\n",
                dim == 2 ? "; curl on the grid / the panel's median |J|_F" : "");
         if (out_path) printf("wrote %s\n", out_path);
     }

@@ -2,9 +2,9 @@
  *
  * Three measurements, all from central differences of the float64 reference engine:
  *   - the curl ∂V_y/∂x − ∂V_x/∂y of a 2-D field on a grid (the heatmap of Franz et al. Fig. 1);
- *   - in any dimension, the relative Jacobian asymmetry ‖J − Jᵀ‖_F / ‖J‖_F at probe points;
+ *   - in any dimension, the relative Jacobian asymmetry ‖J − Jᵀ‖_F / (‖J‖_F + ‖V‖/L) at probes;
  *   - the circulation ∮ V·dl around small circles in random 2-planes, divided by the circle's
- *     area (the mean curl through it) and by ‖J‖_F.
+ *     area (the mean curl through it) and by the same scale ‖J‖_F + ‖V‖/L.
  * A gradient field has a symmetric Jacobian and zero circulation; with a difference step of
  * 1e-5 of the kernel's length scale the difference error of the asymmetry is ~1e-10 (rounding
  * ~1e-16/1e-5, truncation ~(1e-5)²), far below the 1e-6 threshold, while the non-conservative fields give values of order 1e-2 to 1. */
@@ -302,7 +302,20 @@ int drift_sim_asymmetry(const drift_field_config *cfg, const drift_sim_clouds *c
             }
         fro = sqrt(fro);
         jn[i] = fro;
-        as[i] = fro > 0 ? sqrt(skew) / fro : 0.0;
+        /* The scale the asymmetry is measured against: ‖J‖_F plus ‖V(x)‖ / L. ‖J‖_F alone
+         * fails where the two sides' Jacobians cancel (one positive and one negative point
+         * dominating a gaussian field: V ≈ (y⁺ − y⁻)/τ², J ≈ 0 up to rounding), and the
+         * ratio would then report rounding noise as asymmetry of order 1. V(x) is the mean of
+         * the 2d stencil values (exact up to O(step²)). */
+        double vnorm = 0;
+        for (int64_t a = 0; a < d; a++) {
+            double va = 0;
+            for (int64_t b = 0; b < 2 * d; b++) va += vi[b * d + a];
+            va /= (double)(2 * d);
+            vnorm += va * va;
+        }
+        const double scale = fro + sqrt(vnorm) / L;
+        as[i] = scale > 0 ? sqrt(skew) / scale : 0.0;
         double circulation = 0;
         const double *u = &planes[i * 2 * d], *w = u + d;
         for (int t = 0; t < K; t++) { /* trapezoid rule: V · tangent · ρ dθ */
@@ -311,7 +324,7 @@ int drift_sim_asymmetry(const drift_field_config *cfg, const drift_sim_clouds *c
             for (int64_t k = 0; k < d; k++) dot += vt[k] * (-sn * u[k] + cs * w[k]);
             circulation += dot * rho * (2.0 * M_PI / K);
         }
-        ci[i] = K && fro > 0 ? fabs(circulation) / (M_PI * rho * rho * fro) : 0.0;
+        ci[i] = K && scale > 0 ? fabs(circulation) / (M_PI * rho * rho * scale) : 0.0;
     }
     stats->n_probes = (int)np;
     stats->length_scale = L;
