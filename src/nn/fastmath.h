@@ -36,7 +36,10 @@ static inline float nn_expf(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    const int32_t bits = ((int32_t)fn + 127) << 23;
+    /* NaN in gives NaN out through p; the exponent comes from a finite stand-in, so the
+     * integer conversion and shift stay defined (unsigned shift: no signed overflow) */
+    const float fe = fn == fn ? fn : 0.0f;
+    const uint32_t bits = (uint32_t)((int32_t)fe + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;

@@ -86,6 +86,7 @@ void drift_trainer_free(drift_trainer *t)
     drift_ema_free(&t->ema);
     drift_dataset_free(&t->data);
     drift_class_index_free(&t->classes);
+    drift_class_index_free(&t->everything);
     drift_free(t->decay_mask); drift_free(t->noise); drift_free(t->alpha); drift_free(t->labels);
     drift_free(t->x); drift_free(t->grad); drift_free(t->pos); drift_free(t->unc); drift_free(t->idx);
     drift_free(t->group_class); drift_free(t->group_alpha); drift_free(t->groups); drift_free(t->saved);
