@@ -74,6 +74,12 @@ typedef struct drift_field_config {
     int deng_soft_mask;         /* (b) self entries get +100 on the normalized distance */
     int deng_floor;             /* (c) A = sqrt(max(softmax_row ⊙ softmax_col, 1e-6)) */
     int block_rows;             /* fast path: queries per block (0 = automatic) */
+    /* 1: res->tau_rms is not computed (its n_tau entries set to NaN, on both paths). Without
+     * drift_norm the fast path then sums the temperatures' coefficient rows before the field
+     * product, one GEMM instead of n_tau (V = Σ_τ V_τ needs no V_τ of its own); with
+     * drift_norm each V_τ is still formed (λ_τ needs it) and only the report is dropped.
+     * 0 (default, and what a zeroed config means): report each temperature's RMS. */
+    int skip_tau_rms;
 } drift_field_config;
 
 /* Defaults: meanshift, gaussian, τ = {1}, both, scales 1, no normalizations. */
@@ -127,7 +133,8 @@ typedef struct drift_field_result {
     double *log_neg_mass;    /* log Σ_l w⁻_l κ(r_il) */
     double *pos_ess;         /* effective sample size of the positive weights (Σa)²/Σa² */
     /* Scalars. */
-    double tau_rms[DRIFT_MAX_TAU]; /* RMS sqrt(mean_i‖V_τ,i‖²/d) of each temperature's raw field */
+    double tau_rms[DRIFT_MAX_TAU]; /* RMS sqrt(mean_i‖V_τ,i‖²/d) of each temperature's raw field
+                                      (NaN with cfg.skip_tau_rms) */
     double feature_scale;    /* s (1 without feature normalization) */
     double mean_dist;        /* μ, the weighted mean query–target distance (0 if not computed) */
     double rms;              /* RMS of the returned V */

@@ -6,7 +6,8 @@
  *   fast_coef.c   per-query coefficient rows: kernel logs, row maxima, vexpf, the family's
  *                 normalization, and deng's column log-sums.
  * The field of a query block is then Σ_j C_ij (t_j − x_i) for every temperature at once:
- * one SGEMM C·T (or, for small d, a direct loop over the same coefficients).
+ * one SGEMM C·T (or, for small d, a direct loop over the same coefficients), whose rows are
+ * either one per temperature or, when no V_τ is needed alone, the sum over temperatures.
  */
 #ifndef DRIFT_FIELD_FAST_INTERNAL_H
 #define DRIFT_FIELD_FAST_INTERNAL_H

@@ -8,7 +8,12 @@
  *   pass 1    (deng, both) column log-sums of every temperature, over blocks of targets;
  *   pass 2    per block of B queries: distances, coefficient rows of every temperature
  *             (fast_coef.c), one SGEMM  G = C·T  of (n_tau·B) × T by T × d, and
- *             V_τ(x_i) = G_τi − (Σ_j C_τij) x_i; for small d, direct loops instead;
+ *             V_τ(x_i) = G_τi − (Σ_j C_τij) x_i; for small d, direct loops instead.
+ *             When no V_τ is needed on its own (no drift normalization, and the caller
+ *             waived the per-temperature RMS: cfg->skip_tau_rms), the rows are summed over τ
+ *             first, V = (Σ_τ C_τ)·T − (Σ_τ Σ_j C_τij) x_i: one GEMM of B × T by T × d, which
+ *             is most of the flops saved at large d (the field product was n_tau of n_tau + 1
+ *             GEMMs of the same size);
  *   finish    per-temperature RMS, drift normalization, potentials, checks.
  *
  * Memory: O(B·T) per thread for B queries against all T targets (B = cfg->block_rows, or
@@ -98,10 +103,11 @@ typedef struct row_ws {  /* one thread's buffers */
     float *r;            /* pass 0: one row of distances */
     float *ctile, *lk;   /* pass 1: n × J distances (without the cache) and kernel logs */
     double *sums;        /* pass 1: J column sums */
-    float *c;            /* pass 2: coefficient rows, (n_tau·B) × T on the GEMM path, else T */
+    float *c;            /* pass 2: coefficient rows, (rows·B) × T on the GEMM path, else T */
+    float *ct;           /* pass 2, combined: T, one temperature's row before it is added in */
     float *scratch;      /* pass 2: 2·T */
-    float *g;            /* pass 2: (n_tau·B) × d, the block's fields */
-    double *csum;        /* pass 2: n_tau·B row sums of the coefficients */
+    float *g;            /* pass 2: (rows·B) × d, the block's fields */
+    double *csum;        /* pass 2: rows·B row sums of the coefficients */
     int64_t *near;       /* pass 2: T, the near targets of one query */
 } row_ws;
 
@@ -116,6 +122,8 @@ typedef struct fast_run {
     float *lo, *hi;      /* d: per-coordinate range (scan only) */
     float *xcopy, *tcopy;
     int64_t B, nblocks, J;
+    int combine;         /* temperatures summed in the coefficient rows (one field GEMM) */
+    int rows;            /* coefficient rows per query in pass 2: 1 combined, else n_tau */
     int parallel, nws;   /* worth a thread team; workspaces (one per thread) */
     int cached;
     float *cache;        /* n × T distances of the whole batch */
@@ -157,10 +165,11 @@ static void layout(fast_run *run, carver *c)
         w.ctile = run->cached || !deng_both ? NULL : carve(c, n * J, sizeof(float));
         w.lk = deng_both ? carve(c, n * J, sizeof(float)) : NULL;
         w.sums = deng_both ? carve(c, J, sizeof(double)) : NULL;
-        w.c = carve(c, fb->direct ? T : nt * B * T, sizeof(float));
+        w.c = carve(c, fb->direct ? T : run->rows * B * T, sizeof(float));
+        w.ct = run->combine ? carve(c, T, sizeof(float)) : NULL;
         w.scratch = carve(c, 2 * T, sizeof(float));
-        w.g = carve(c, nt * B * d, sizeof(float));
-        w.csum = carve(c, nt * B, sizeof(double));
+        w.g = carve(c, run->rows * B * d, sizeof(float));
+        w.csum = carve(c, run->rows * B, sizeof(double));
         w.near = fb->direct ? NULL : carve(c, T, sizeof(int64_t));
         if (run->ws) run->ws[k] = w;
     }
@@ -375,13 +384,14 @@ static void plan_temperatures(const drift_field_config *cfg, const fast_batch *f
 }
 
 /* Queries per block: the configured value, or enough rows to fill the working-set target
- * (which also makes the GEMM tall: n_tau·B rows) while leaving a few blocks per thread.
- * Never a function of the thread count, so results do not depend on it. */
-static int64_t plan_block_rows(const drift_field_config *cfg, const fast_batch *fb, int cached)
+ * (which also makes the GEMM tall: rows·B rows, rows = n_tau or 1 when combined) while
+ * leaving a few blocks per thread. Never a function of the thread count, so results do not
+ * depend on it. */
+static int64_t plan_block_rows(const drift_field_config *cfg, const fast_batch *fb, int cached, int rows)
 {
-    const int64_t n = fb->n, T = fb->T, d = fb->d, nt = cfg->n_tau;
+    const int64_t n = fb->n, T = fb->T, d = fb->d;
     if (cfg->block_rows > 0) return cfg->block_rows < n ? cfg->block_rows : n;
-    int64_t row_bytes = 4 * ((cached ? 0 : T) + (fb->direct ? 0 : nt * (T + d)));
+    int64_t row_bytes = 4 * ((cached ? 0 : T) + (fb->direct ? 0 : rows * (T + d)));
     if (row_bytes < 4 * 64) row_bytes = 4 * 64;
     int64_t bmax = FAST_BLOCK_BYTES / row_bytes;
     if (bmax > FAST_BLOCK_MAX_ROWS) bmax = FAST_BLOCK_MAX_ROWS;
@@ -487,62 +497,82 @@ static void apply_direct(const fast_batch *fb, int64_t i, const float *c, float 
     }
 }
 
-/* Pass 2 for one block of queries: coefficients, field, per-row outputs. */
+/* One finished coefficient row of query i: on the small-d path its field, g = Σ_j c_j
+ * (t_j − x_i) by direct loops; on the GEMM path the near targets' share of it (their
+ * displacements taken exactly, and their coefficients zeroed so that the GEMM leaves them
+ * out), and the row sum for V = G − (Σ_j c_j) x_i. */
+static void settle_row(const fast_batch *fb, const row_ws *ws, int64_t nnear, int64_t i, float *crow, float *g,
+                       double *csum)
+{
+    const int64_t T = fb->T, d = fb->d;
+    if (fb->direct) {
+        apply_direct(fb, i, crow, g);
+        return;
+    }
+    const float *xi = fb->x + i * d;
+    memset(g, 0, (size_t)d * sizeof(float));
+    for (int64_t a = 0; a < nnear; a++) {
+        const int64_t j = ws->near[a];
+        const float cj = crow[j], *tj = fast_target_row(fb, j);
+        if (cj == 0.0f) continue;
+        for (int64_t k = 0; k < d; k++) g[k] += cj * (tj[k] - xi[k]);
+        crow[j] = 0.0f;
+    }
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < T; j++) s += crow[j];
+    *csum = s;
+}
+
+/* Pass 2 for one block of queries: coefficients, field, per-row outputs. Row r of the
+ * block's coefficients (and of g, csum) is temperature r / Bb of query i0 + r % Bb, or,
+ * combined, the sum over temperatures of query i0 + r. */
 static void rows_block(fast_run *run, row_ws *ws, int64_t blk)
 {
     const fast_batch *fb = &run->fb;
     const fast_plan *pl = &run->pl;
     drift_field_result *res = run->res;
-    const int64_t T = fb->T, d = fb->d, n = fb->n, nt = pl->ntau;
+    const int64_t T = fb->T, d = fb->d, n = fb->n, nt = pl->ntau, rows = run->rows;
     const int64_t i0 = blk * run->B, i1 = i0 + run->B < n ? i0 + run->B : n, Bb = i1 - i0;
     const float *zb = run->cache ? run->cache + i0 * T : ws->tile;
     if (!run->cache) fast_dist_tile(fb, i0, i1, 0, T, ws->tile, T);
 
     for (int64_t ii = 0; ii < Bb; ii++) {
         const int64_t i = i0 + ii;
-        const float *zi = zb + ii * T, *xi = fb->x + i * d;
+        const float *zi = zb + ii * T;
         int64_t nnear = 0;
         if (!fb->direct)
             for (int64_t j = 0; j < T; j++)
                 if (fast_is_near(fb, i, j, zi[j]) && !(fb->self_masked && j == i)) ws->near[nnear++] = j;
         for (int t = 0; t < nt; t++) {
-            float *crow = fb->direct ? ws->c : ws->c + (t * Bb + ii) * T;
-            float *g = ws->g + (t * Bb + ii) * d;
+            const int64_t r = run->combine ? ii : t * Bb + ii;
+            float *crow = fb->direct ? ws->c : ws->c + r * T;
+            float *ct = run->combine && t > 0 ? ws->ct : crow; /* where this temperature's row goes */
             fast_row_info info;
-            fast_coef_row(pl, t, i, zi, crow, ws->scratch, &info);
-            if (fb->self_masked) crow[i] = 0.0f; /* zero displacement; keeps the GEMM identity exact */
+            fast_coef_row(pl, t, i, zi, ct, ws->scratch, &info);
+            if (fb->self_masked) ct[i] = 0.0f; /* zero displacement; keeps the GEMM identity exact */
             if (run->phi) run->phi[i * nt + t] = info.phi;
             if (res->log_pos_mass) res->log_pos_mass[i * nt + t] = info.log_pos_mass;
             if (res->log_neg_mass) res->log_neg_mass[i * nt + t] = info.log_neg_mass;
             if (res->pos_ess) res->pos_ess[i * nt + t] = info.pos_ess;
-            if (fb->direct) {
-                apply_direct(fb, i, crow, g);
-                continue;
+            if (ct != crow) {
+                /* same-signed terms (each side's coefficients are of one sign at every τ):
+                 * the float sum costs an ulp, never a cancellation */
+#pragma omp simd
+                for (int64_t j = 0; j < T; j++) crow[j] += ct[j];
             }
-            /* near targets: displacement taken exactly here, and left out of the GEMM */
-            memset(g, 0, (size_t)d * sizeof(float));
-            for (int64_t a = 0; a < nnear; a++) {
-                const int64_t j = ws->near[a];
-                const float cj = crow[j], *tj = fast_target_row(fb, j);
-                if (cj == 0.0f) continue;
-                for (int64_t k = 0; k < d; k++) g[k] += cj * (tj[k] - xi[k]);
-                crow[j] = 0.0f;
-            }
-            double s = 0;
-#pragma omp simd reduction(+ : s)
-            for (int64_t j = 0; j < T; j++) s += crow[j];
-            ws->csum[t * Bb + ii] = s;
+            if (!run->combine || t == nt - 1) settle_row(fb, ws, nnear, i, crow, ws->g + r * d, &ws->csum[r]);
         }
     }
     if (!fb->direct) /* G += C·T, one GEMM per target segment */
         for (int s = 0; s < fb->nseg; s++) {
             const int64_t a = fb->seg_start[s], count = fb->seg_start[s + 1] - a;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(nt * Bb), (int)d, (int)count, 1.0f, ws->c + a,
-                        (int)T, fb->seg_rows[s], (int)d, 1.0f, ws->g, (int)d);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(rows * Bb), (int)d, (int)count, 1.0f,
+                        ws->c + a, (int)T, fb->seg_rows[s], (int)d, 1.0f, ws->g, (int)d);
         }
 
     const float unit = (float)fb->unit;
-    for (int t = 0; t < nt; t++) {
+    for (int64_t t = 0; t < rows; t++) {
         double ms = 0;
         for (int64_t ii = 0; ii < Bb; ii++) {
             const int64_t i = i0 + ii;
@@ -554,10 +584,6 @@ static void rows_block(fast_run *run, row_ws *ws, int64_t blk)
                 const float cs = (float)ws->csum[t * Bb + ii];
                 for (int64_t k = 0; k < d; k++) g[k] = unit * (g[k] - cs * xi[k]);
             }
-            double mi = 0;
-#pragma omp simd reduction(+ : mi)
-            for (int64_t k = 0; k < d; k++) mi += (double)g[k] * g[k];
-            ms += mi;
             float *vi = run->v + i * d;
             if (run->vt)
                 memcpy(run->vt + (t * n + i) * d, g, (size_t)d * sizeof(float));
@@ -565,8 +591,13 @@ static void rows_block(fast_run *run, row_ws *ws, int64_t blk)
                 memcpy(vi, g, (size_t)d * sizeof(float));
             else
                 for (int64_t k = 0; k < d; k++) vi[k] += g[k];
+            if (run->combine) continue; /* no V_τ of its own: nothing to take the RMS of */
+            double mi = 0;
+#pragma omp simd reduction(+ : mi)
+            for (int64_t k = 0; k < d; k++) mi += (double)g[k] * g[k];
+            ms += mi;
         }
-        run->block_sums[blk * nt + t] = ms;
+        if (!run->combine) run->block_sums[blk * nt + t] = ms;
     }
 }
 
@@ -584,12 +615,15 @@ static int finish(fast_run *run, double s)
     const int64_t n = run->fb.n, d = run->fb.d, nt = run->pl.ntau;
     double lambda[DRIFT_MAX_TAU];
     for (int t = 0; t < nt; t++) {
+        lambda[t] = 1.0;
+        res->tau_rms[t] = NAN;
+        if (run->combine) continue; /* pass 2 formed no V_τ (and no drift normalization) */
         double ms = 0;
         for (int64_t blk = 0; blk < run->nblocks; blk++) ms += run->block_sums[blk * nt + t];
         ms /= (double)(n * d);
-        res->tau_rms[t] = sqrt(ms); /* data units already */
+        if (!cfg->skip_tau_rms) res->tau_rms[t] = sqrt(ms); /* data units already */
         const double msw = ms / (s * s); /* λ is taken in working units, as the reference does */
-        lambda[t] = cfg->drift_norm ? sqrt(msw > DRIFT_NORM_FLOOR ? msw : DRIFT_NORM_FLOOR) : 1.0;
+        if (cfg->drift_norm) lambda[t] = sqrt(msw > DRIFT_NORM_FLOOR ? msw : DRIFT_NORM_FLOOR);
     }
     float *v = run->v;
     if (run->vt) {
@@ -664,7 +698,9 @@ int drift_field_compute(const drift_field_config *cfg, const drift_field_batch *
      * GEMM; blocks; threads */
     run.cached = cfg->block_rows == 0 && !fb->direct && (cfg->feature_norm || deng_both) &&
                  n * T * (int64_t)sizeof(float) <= FAST_CACHE_BYTES;
-    run.B = plan_block_rows(cfg, fb, run.cached);
+    run.combine = cfg->skip_tau_rms && !cfg->drift_norm;
+    run.rows = run.combine ? 1 : nt;
+    run.B = plan_block_rows(cfg, fb, run.cached, run.rows);
     run.nblocks = (n + run.B - 1) / run.B;
     run.J = plan_column_block(cfg, fb, run.B);
     run.parallel = run.nblocks > 1 && (double)n * (double)T * (double)(d + 16) * nt > FAST_PARALLEL_WORK;

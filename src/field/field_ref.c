@@ -261,7 +261,9 @@ int drift_field_compute_f64(const drift_field_config *cfg, const drift_field_bat
         double ms = 0;
         for (int64_t k = 0; k < n * d; k++) ms += vt[k] * vt[k];
         ms /= (double)(n * d);
-        res->tau_rms[t] = s * sqrt(ms);
+        /* computed here either way (λ needs it); skip_tau_rms only drops the report, so that
+         * both paths keep one contract */
+        res->tau_rms[t] = cfg->skip_tau_rms ? NAN : s * sqrt(ms);
         double lambda = 1.0;
         if (cfg->drift_norm) lambda = sqrt(ms > DRIFT_NORM_FLOOR ? ms : DRIFT_NORM_FLOOR);
         for (int64_t k = 0; k < n * d; k++) vsum[k] += vt[k] / lambda;

@@ -3,9 +3,10 @@
  * released-loss options, self-masking / explicit negatives / extra negatives with weights,
  * feature and drift normalization, several temperatures, potentials, diagnostics and the
  * scalars — at sizes that exercise the direct (small d) and the GEMM (large d) paths and
- * several query blocks. Then: blocking and thread count do not change the result,
- * numerical edge cases stay finite and right, bad input is refused, and the vectorized
- * exp/log are accurate. */
+ * several query blocks. The same with skip_tau_rms (temperatures summed into one field
+ * product when there is no drift normalization). Then: blocking and thread count do not
+ * change the result, numerical edge cases stay finite and right, bad input is refused, and
+ * the vectorized exp/log are accurate. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,10 +134,14 @@ static double rms_of(const double *a, int64_t count)
 
 static double worst_field_err = 0; /* largest error / RMS seen, reported at the end */
 
-/* Compare every output of the fast path with the reference; `what` names the case. */
+/* Compare every output of the fast path with the reference; `what` names the case. With
+ * c->skip_tau_rms the fast path must report NaN per-temperature RMS, and the reference runs
+ * without the option (its per-temperature RMS sets the tolerance). */
 static void compare(const drift_field_config *c, const batch32 *b, const char *what)
 {
-    outputs f = run_path(c, b, 0), r = run_path(c, b, 1);
+    drift_field_config cref = *c;
+    cref.skip_tau_rms = 0;
+    outputs f = run_path(c, b, 0), r = run_path(&cref, b, 1);
     CHECK_MSG(f.status == 0 && r.status == 0, "%s: status fast %d ref %d: %s", what, f.status, r.status, drift_last_error());
     if (f.status || r.status) goto done;
     const int64_t n = b->n, d = b->d, nt = c->n_tau;
@@ -156,8 +161,11 @@ static void compare(const drift_field_config *c, const batch32 *b, const char *w
     CHECK_MSG(err <= tol, "%s: max |V - Vref| = %.3g, RMS(Vref) = %.3g, terms %.3g", what, err, vrms, terms);
     CHECK_MSG(fabs(f.res.rms - r.res.rms) <= tol, "%s: rms %.9g vs %.9g", what, f.res.rms, r.res.rms);
     for (int t = 0; t < nt; t++)
-        CHECK_MSG(fabs(f.res.tau_rms[t] - r.res.tau_rms[t]) <= V_RTOL * r.res.tau_rms[t] + 1e-30,
-                  "%s: tau_rms[%d] %.9g vs %.9g", what, t, f.res.tau_rms[t], r.res.tau_rms[t]);
+        if (c->skip_tau_rms)
+            CHECK_MSG(isnan(f.res.tau_rms[t]), "%s: tau_rms[%d] = %.9g, want NaN (skipped)", what, t, f.res.tau_rms[t]);
+        else
+            CHECK_MSG(fabs(f.res.tau_rms[t] - r.res.tau_rms[t]) <= V_RTOL * r.res.tau_rms[t] + 1e-30,
+                      "%s: tau_rms[%d] %.9g vs %.9g", what, t, f.res.tau_rms[t], r.res.tau_rms[t]);
     CHECK_MSG(fabs(f.res.feature_scale - r.res.feature_scale) <= 1e-6 * r.res.feature_scale, "%s: feature_scale %.9g vs %.9g",
               what, f.res.feature_scale, r.res.feature_scale);
     CHECK_MSG(fabs(f.res.mean_dist - r.res.mean_dist) <= 1e-6 * r.res.mean_dist, "%s: mean_dist %.9g vs %.9g", what,
@@ -215,10 +223,20 @@ static drift_field_config make_config(drift_family f, drift_kernel k, int deng_v
 
 static void describe(char *buf, size_t len, const drift_field_config *c, int64_t n, int64_t d, int neg_mode)
 {
-    snprintf(buf, len, "n=%lld d=%lld %s/%s%s%s neg=%d fn=%d dn=%d", (long long)n, (long long)d,
+    snprintf(buf, len, "n=%lld d=%lld %s/%s%s%s neg=%d fn=%d dn=%d ntau=%d skip=%d", (long long)n, (long long)d,
              drift_family_name(c->family), drift_kernel_name(c->kernel),
              c->family == DRIFT_FAMILY_DENG ? "/" : "", c->family == DRIFT_FAMILY_DENG ? (c->deng_floor ? "released" : drift_deng_norm_name(c->deng_norm)) : "",
-             neg_mode, c->feature_norm, c->drift_norm);
+             neg_mode, c->feature_norm, c->drift_norm, c->n_tau, c->skip_tau_rms);
+}
+
+/* skip_tau_rms without drift normalization: the combined path (one field product for all
+ * temperatures). Three temperatures (a third, between the two of make_config), or one. */
+static void set_combined(drift_field_config *c, int three_tau)
+{
+    c->skip_tau_rms = 1;
+    c->drift_norm = 0;
+    c->n_tau = three_tau ? 3 : 1;
+    c->tau[2] = 0.3 * c->tau[1];
 }
 
 /* Every combination at a small size: (n, d, p). */
@@ -246,9 +264,37 @@ static void test_all_combinations_small(void)
     sweep_all(7, 784, 11, 300); /* GEMM path */
 }
 
+/* The combined path at the sizes of sweep_all: every family, kernel, deng variant and
+ * negative mode, with and without feature normalization, 3 temperatures and 1. V and the
+ * potentials must meet the same tolerances; tau_rms must be NaN. */
+static void sweep_combined(int64_t n, int64_t d, int64_t p, uint64_t seed)
+{
+    for (int neg_mode = 0; neg_mode < 3; neg_mode++) {
+        batch32 b = make_batch(seed + (uint64_t)neg_mode, n, d, p, neg_mode);
+        for (int fi = 0; fi < 5; fi++)
+            for (int ki = 0; ki < 3; ki++)
+                for (int dv = 0; dv < (families[fi] == DRIFT_FAMILY_DENG ? DENG_VARIANTS : 1); dv++)
+                    for (int opt = 0; opt < 3; opt++) { /* fnorm, 3 τ: (0, yes) (1, yes) (0, no) */
+                        drift_field_config c = make_config(families[fi], kernels[ki], dv, opt == 1, 0, d);
+                        set_combined(&c, opt < 2);
+                        char what[160];
+                        describe(what, sizeof what, &c, n, d, neg_mode);
+                        compare(&c, &b, what);
+                    }
+        batch_free(&b);
+    }
+}
+
+static void test_combined_small(void)
+{
+    sweep_combined(1, 1, 4, 150);
+    sweep_combined(7, 3, 9, 250);
+    sweep_combined(7, 784, 11, 350);
+}
+
 /* Larger sizes: every family × kernel once (deng: a different normalization per kernel, and
  * the released loss once more), the other options rotating with the case index. */
-static void sweep_rotating(int64_t n, int64_t d, int64_t p, uint64_t seed, int block_rows)
+static void sweep_rotating(int64_t n, int64_t d, int64_t p, uint64_t seed, int block_rows, int combined)
 {
     int idx = 0;
     batch32 bs[3];
@@ -258,6 +304,7 @@ static void sweep_rotating(int64_t n, int64_t d, int64_t p, uint64_t seed, int b
             int neg_mode = idx % 3, opt = (idx / 3 + idx) % 4;
             drift_field_config c = make_config(families[fi], kernels[ki % 3], ki, opt & 1, opt >> 1, d);
             c.block_rows = block_rows;
+            if (combined) set_combined(&c, 1);
             char what[160];
             describe(what, sizeof what, &c, n, d, neg_mode);
             compare(&c, &bs[neg_mode], what);
@@ -267,9 +314,61 @@ static void sweep_rotating(int64_t n, int64_t d, int64_t p, uint64_t seed, int b
 
 static void test_all_families_larger(void)
 {
-    sweep_rotating(513, 3, 64, 400, 0);  /* many blocks, direct path */
-    sweep_rotating(70, 40, 45, 500, 0);  /* GEMM path, distances cached in automatic mode */
-    sweep_rotating(70, 40, 45, 600, 16); /* GEMM path with fixed blocks, distances recomputed */
+    sweep_rotating(513, 3, 64, 400, 0, 0);  /* many blocks, direct path */
+    sweep_rotating(70, 40, 45, 500, 0, 0);  /* GEMM path, distances cached in automatic mode */
+    sweep_rotating(70, 40, 45, 600, 16, 0); /* GEMM path with fixed blocks, distances recomputed */
+    /* the same, combined */
+    sweep_rotating(513, 3, 64, 410, 0, 1);
+    sweep_rotating(70, 40, 45, 510, 0, 1);
+    sweep_rotating(70, 40, 45, 610, 16, 1);
+}
+
+/* With drift normalization every V_τ is formed anyway: skip_tau_rms changes nothing but
+ * the report (the same bytes, on both paths), and tau_rms is NaN. */
+static void test_skip_with_drift_norm(void)
+{
+    const int64_t dims[2] = {3, 40};
+    for (int di = 0; di < 2; di++) {
+        batch32 b = make_batch(1000 + (uint64_t)di, 40, dims[di], 30, 2);
+        const drift_family fams[2] = {DRIFT_FAMILY_DENG, DRIFT_FAMILY_KDEGRAD};
+        for (int fi = 0; fi < 2; fi++) {
+            drift_field_config c = make_config(fams[fi], DRIFT_KERNEL_LAPLACE, 0, 1, 1, b.d);
+            outputs a[2], r[2];
+            for (int k = 0; k < 2; k++) {
+                c.skip_tau_rms = k;
+                a[k] = run_path(&c, &b, 0);
+                r[k] = run_path(&c, &b, 1);
+                CHECK_OK(a[k].status);
+                CHECK_OK(r[k].status);
+            }
+            const size_t bytes = (size_t)(b.n * b.d) * sizeof(double);
+            CHECK_MSG(memcmp(a[0].v, a[1].v, bytes) == 0, "d=%lld %s: fast V changed by skip_tau_rms", (long long)b.d,
+                      drift_family_name(fams[fi]));
+            CHECK_MSG(memcmp(r[0].v, r[1].v, bytes) == 0, "d=%lld %s: reference V changed by skip_tau_rms", (long long)b.d,
+                      drift_family_name(fams[fi]));
+            CHECK(a[0].res.rms == a[1].res.rms && r[0].res.rms == r[1].res.rms);
+            if (a[0].phi) CHECK(memcmp(a[0].phi, a[1].phi, (size_t)b.n * sizeof(double)) == 0);
+            for (int t = 0; t < c.n_tau; t++) {
+                CHECK(a[0].res.tau_rms[t] > 0 && r[0].res.tau_rms[t] > 0);
+                CHECK(isnan(a[1].res.tau_rms[t]) && isnan(r[1].res.tau_rms[t]));
+            }
+            for (int k = 0; k < 2; k++) {
+                outputs_free(&a[k]);
+                outputs_free(&r[k]);
+            }
+        }
+        batch_free(&b);
+    }
+    /* and the reference honours the option without drift normalization too */
+    batch32 b = make_batch(1010, 9, 5, 6, 0);
+    drift_field_config c = make_config(DRIFT_FAMILY_SHARP, DRIFT_KERNEL_GAUSSIAN, 0, 0, 0, b.d);
+    set_combined(&c, 1);
+    outputs r = run_path(&c, &b, 1);
+    CHECK_OK(r.status);
+    for (int t = 0; t < c.n_tau; t++) CHECK(isnan(r.res.tau_rms[t]));
+    CHECK(r.res.rms > 0);
+    outputs_free(&r);
+    batch_free(&b);
 }
 
 static float *run_fast_v(const drift_field_config *c, const batch32 *b, drift_field_result *res)
@@ -321,11 +420,13 @@ static void test_determinism(void)
 {
     const int64_t dims[2] = {2, 64};
     const int saved = omp_get_max_threads();
-    for (int di = 0; di < 2; di++) {
-        batch32 b = make_batch(800 + (uint64_t)di, 300, dims[di], 200, 2);
-        drift_field_config c = make_config(DRIFT_FAMILY_DENG, DRIFT_KERNEL_LAPLACE, 3, 1, 1, b.d);
+    for (int di = 0; di < 4; di++) { /* 2, 3: the combined path (deng both, as bench/field) */
+        batch32 b = make_batch(800 + (uint64_t)di, 300, dims[di % 2], 200, 2);
+        drift_field_config c = di < 2 ? make_config(DRIFT_FAMILY_DENG, DRIFT_KERNEL_LAPLACE, 3, 1, 1, b.d)
+                                      : make_config(DRIFT_FAMILY_DENG, DRIFT_KERNEL_LAPLACE, 0, 0, 0, b.d);
         c.n_tau = 3;
-        c.tau[2] = 0.05;
+        c.tau[2] = di < 2 ? 0.05 : 0.3 * c.tau[1];
+        c.skip_tau_rms = di >= 2;
         drift_field_result r;
         omp_set_num_threads(2);
         float *a = run_fast_v(&c, &b, &r), *a2 = run_fast_v(&c, &b, &r);
@@ -446,7 +547,9 @@ int main(void)
 {
     RUN(test_vexp);
     RUN(test_all_combinations_small);
+    RUN(test_combined_small);
     RUN(test_all_families_larger);
+    RUN(test_skip_with_drift_norm);
     RUN(test_blocking);
     RUN(test_determinism);
     RUN(test_edge_cases);
