@@ -37,7 +37,8 @@ int drift_progress_start_opts(drift_progress **out, const drift_progress_opts *o
 /* `step` = steps completed so far; extra may be NULL. Cheap to call every step. */
 int drift_progress_update(drift_progress *p, int64_t step, const char *extra);
 /* Prints a one-line message (an evaluation result, a warning) on a line of its own, above the
- * status line on a terminal. */
+ * status line on a terminal. The step rate restarts after a note, so the time of the slow
+ * event it reports (an evaluation, a checkpoint) does not distort the rate and the ETA. */
 int drift_progress_note(drift_progress *p, const char *line);
 /* Prints the final line (steps, elapsed time, mean rate, extra), ends it with a newline
  * and frees p. */

@@ -156,6 +156,10 @@ int drift_progress_note(drift_progress *p, const char *line)
     fprintf(p->o.stream, "%s\n", line);
     fflush(p->o.stream);
     p->drawn = 0;
+    /* notes mark slow events (evaluations, checkpoints): restart the rate window so their
+     * time does not read as a collapse of the step rate and a wild ETA */
+    p->last_rate_time = p->o.clock();
+    p->last_rate_step = p->last_step;
     return DRIFT_OK;
 }
 

@@ -247,11 +247,11 @@ int drift_train_config_defaults(drift_train_config *cfg, const char *data, const
         cfg->lr = 1e-3;
         cfg->ema_decay = quick ? 0.99 : 0.999;
         cfg->warmup = quick ? 50 : 200;
-        cfg->steps = quick ? 400 : 4000;
+        cfg->steps = quick ? 1000 : 4000;
         cfg->log_every = 10;
-        cfg->sample_every = quick ? 100 : 500;
-        cfg->ckpt_every = quick ? 100 : 500;
-        cfg->eval_every = quick ? 0 : 1000;
+        cfg->sample_every = quick ? 250 : 500;
+        cfg->ckpt_every = quick ? 250 : 500;
+        cfg->eval_every = quick ? 500 : 1000;
     } else {
         /* toy 2-D (SPEC §7): MLP 32→256→256→256→2, 2048 generated and 2048 data per step, τ = 0.05 */
         snprintf(cfg->model, sizeof cfg->model, "mlp");

@@ -217,6 +217,13 @@ static int write_plots(drift_trainer *t)
     return st;
 }
 
+/* The evaluator's own messages (it may train a classifier first: minutes) reach the user. */
+static void evaluator_log(void *ctx, const char *line)
+{
+    drift_trainer *t = ctx;
+    if (t->report && t->eval_info) t->report(t->report_ctx, t->eval_info, t->cfg.steps, line);
+}
+
 static int open_evaluator(drift_trainer *t)
 {
     if (t->evaluator) return DRIFT_OK;
@@ -225,6 +232,8 @@ static int open_evaluator(drift_trainer *t)
     eo.dataset = t->cfg.data;
     eo.data_dir = t->cfg.data_dir[0] ? t->cfg.data_dir : NULL;
     eo.train_if_missing = 1;
+    eo.log = evaluator_log;
+    eo.log_ctx = t;
     return drift_evaluator_open(&eo, &t->evaluator);
 }
 
@@ -292,7 +301,11 @@ static int log_line(drift_trainer *t, const drift_step_info *info, double steps_
     drift_jsonw_key(&w, "steps_per_s"); drift_jsonw_double(&w, steps_per_s);
     double fid = NAN;
     int st = DRIFT_OK;
-    if (do_eval) st = evaluate(t, &w, &fid, eval_note, note_size);
+    if (do_eval) {
+        t->eval_info = info;
+        st = evaluate(t, &w, &fid, eval_note, note_size);
+        t->eval_info = NULL;
+    }
     drift_jsonw_end_object(&w);
     if (!st) st = drift_jsonw_status(&w);
     if (!st) {

@@ -36,6 +36,7 @@ struct drift_trainer {
     void *report_ctx;
     struct drift_model *sampler;   /* a second model holding the EMA weights, for grids and evals */
     struct drift_evaluator *evaluator;
+    const drift_step_info *eval_info; /* the step being evaluated, for the evaluator's log lines */
     FILE *metrics;
     int64_t n_hist, cap_hist;
     double *hist;                  /* logged (step, loss, v_rms, diversity) rows for the plots */
