@@ -274,10 +274,11 @@ int drift_train_config_defaults(drift_train_config *cfg, const char *data, const
         cfg->grad_clip = 0.0;
         cfg->ema_decay = 0.99;
         cfg->warmup = 0;
-        cfg->steps = quick ? 500 : 2000;
+        /* measured on 2 idle cores (docs/TRAINING.md): quick ≈ 1 min, the spiral fully formed */
+        cfg->steps = quick ? 4000 : 8000;
         cfg->log_every = 10;
-        cfg->sample_every = quick ? 250 : 500;
-        cfg->ckpt_every = 500;
+        cfg->sample_every = quick ? 1000 : 2000;
+        cfg->ckpt_every = 1000;
         cfg->eval_every = 0;
     }
     snprintf(cfg->out, sizeof cfg->out, "runs/%s", npy ? "npy" : data);
