@@ -43,6 +43,16 @@ static int parse_action(int argc, char **argv, cli_opt *opts, int n, char *name,
     return r;
 }
 
+/* The fields both `train --json` and `info --json` print. */
+static void classifier_json_fields(drift_jsonw *w, const drift_classifier *c, const char *path)
+{
+    drift_jsonw_key(w, "dataset"), drift_jsonw_string(w, c->dataset);
+    drift_jsonw_key(w, "path"), drift_jsonw_string(w, path);
+    drift_jsonw_key(w, "test_accuracy"), drift_jsonw_double(w, c->test_accuracy);
+    drift_jsonw_key(w, "steps"), drift_jsonw_int(w, c->steps);
+    drift_jsonw_key(w, "train_images"), drift_jsonw_int(w, c->train_images);
+}
+
 static int train(int argc, char **argv)
 {
     const char *data = NULL, *data_dir = NULL, *cache_dir = NULL, *out = NULL;
@@ -111,11 +121,7 @@ static int train(int argc, char **argv)
         drift_jsonw w;
         drift_jsonw_init(&w);
         drift_jsonw_begin_object(&w);
-        drift_jsonw_key(&w, "dataset"), drift_jsonw_string(&w, c->dataset);
-        drift_jsonw_key(&w, "path"), drift_jsonw_string(&w, path);
-        drift_jsonw_key(&w, "test_accuracy"), drift_jsonw_double(&w, c->test_accuracy);
-        drift_jsonw_key(&w, "steps"), drift_jsonw_int(&w, c->steps);
-        drift_jsonw_key(&w, "train_images"), drift_jsonw_int(&w, c->train_images);
+        classifier_json_fields(&w, c, path);
         drift_jsonw_key(&w, "seconds"), drift_jsonw_double(&w, secs);
         drift_jsonw_end_object(&w);
         printf("%s\n", w.buf);
@@ -161,11 +167,7 @@ static int info(int argc, char **argv)
         drift_jsonw w;
         drift_jsonw_init(&w);
         drift_jsonw_begin_object(&w);
-        drift_jsonw_key(&w, "dataset"), drift_jsonw_string(&w, c->dataset);
-        drift_jsonw_key(&w, "path"), drift_jsonw_string(&w, path);
-        drift_jsonw_key(&w, "test_accuracy"), drift_jsonw_double(&w, c->test_accuracy);
-        drift_jsonw_key(&w, "steps"), drift_jsonw_int(&w, c->steps);
-        drift_jsonw_key(&w, "train_images"), drift_jsonw_int(&w, c->train_images);
+        classifier_json_fields(&w, c, path);
         drift_jsonw_key(&w, "feature_dim"), drift_jsonw_int(&w, c->model->feature_dim);
         drift_jsonw_key(&w, "parameters"), drift_jsonw_int(&w, (int64_t)c->model->n_params);
         drift_jsonw_key(&w, "architecture"), drift_jsonw_string(&w, arch);
