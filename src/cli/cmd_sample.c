@@ -26,7 +26,7 @@ static const char *DESCRIPTION =
 int cmd_sample(int argc, char **argv)
 {
     const char *ckpt = NULL, *out = NULL, *grid = NULL, *labels_out = NULL;
-    int n = 0, cls = -2, raw = 0, batch = 512, threads = 0, seed = 0, cols = 0;
+    int n = 0, cls = -2, raw = 0, batch = 512, threads = 0, seed = 0, cols = 0, grid_n = 0;
     double alpha = 1.0;
     cli_opt opts[] = {
         {"--ckpt", OPT_STRING, &ckpt, "FILE", "checkpoint written by drift train  [required]", 0},
@@ -37,7 +37,8 @@ int cmd_sample(int argc, char **argv)
         {"--out", OPT_STRING, &out, "FILE.npy", "samples, float32 (n, D)  [required]", 0},
         {"--labels-out", OPT_STRING, &labels_out, "FILE.npy", "labels of conditional samples (default <out>_labels.npy)", 0},
         {"--grid", OPT_STRING, &grid, "FILE.png", "also write the samples as an image grid (images) or scatter (2-D)", 0},
-        {"--grid-cols", OPT_INT, &cols, "N", "tiles per row of the grid (default: n_classes or sqrt(n))", 0},
+        {"--grid-cols", OPT_INT, &cols, "N", "tiles per row of the grid (default: n_classes or sqrt of the tiles)", 0},
+        {"--grid-n", OPT_INT, &grid_n, "N", "images in the grid: the first N samples (default 10 rows: 10 x n_classes, else 64; 2-D scatter: all)", 0},
         {"--raw-weights", OPT_FLAG, &raw, NULL, "use the optimizer's weights instead of the EMA", 0},
         {"--batch", OPT_INT, &batch, "B", "forward batch size (default 512)", 0},
         {"--threads", OPT_INT, &threads, "T", "threads (default: all cores)", 0},
@@ -48,8 +49,8 @@ int cmd_sample(int argc, char **argv)
         fprintf(stderr, "drift sample: --ckpt, --out and --n >= 1 are required (see --help)\n");
         return 2;
     }
-    if (batch < 1 || threads < 0 || seed < 0 || cols < 0) {
-        fprintf(stderr, "drift sample: --batch must be >= 1, --threads, --seed and --grid-cols >= 0\n");
+    if (batch < 1 || threads < 0 || seed < 0 || cols < 0 || grid_n < 0) {
+        fprintf(stderr, "drift sample: --batch must be >= 1, --threads, --seed, --grid-cols and --grid-n >= 0\n");
         return 2;
     }
     drift_set_threads(threads);
@@ -95,8 +96,11 @@ int cmd_sample(int argc, char **argv)
             drift_grid_opts go = drift_grid_defaults();
             go.cols = cols ? cols : (nc && cls == -2 ? nc : 0);
             go.scale = 2;
+            /* a grid is for looking at: a few rows, not all of a 10000-sample draw */
+            int tiles = grid_n ? grid_n : (go.cols ? 10 * go.cols : 64);
+            tiles = tiles < n ? tiles : n;
             /* with cycling labels and n_classes columns, column c holds class c */
-            if (drift_image_grid(grid, x, n, info.h, info.w, info.c, &go)) rc = cli_fail("sample", "cannot write the grid");
+            if (drift_image_grid(grid, x, tiles, info.h, info.w, info.c, &go)) rc = cli_fail("sample", "cannot write the grid");
         } else if (m->out_dim == 2) {
             drift_canvas cv;
             int W = 512;

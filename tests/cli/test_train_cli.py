@@ -84,6 +84,23 @@ with tempfile.TemporaryDirectory() as tmp:
     check(l.tolist() == [0, 1, 2, 0, 1, 2, 0, 1, 2], f"cycling labels {l.tolist()}")
     check(os.path.getsize(os.path.join(tmp, "i.png")) > 100, "grid written")
 
+    # a grid shows a few rows, not every sample: 10 rows of n_classes by default, --grid-n otherwise
+    def png_size(path):
+        with open(path, "rb") as f:
+            head = f.read(24)
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    sizes = {}
+    for n, extra in (("1000", []), ("30", []), ("1000", ["--grid-n", "6"])):
+        g = os.path.join(tmp, f"g{n}{len(extra)}.png")
+        r = drift("sample", "--ckpt", os.path.join(irun, "checkpoint.safetensors"), "--n", n,
+                  "--out", os.path.join(tmp, "g.npy"), "--grid", g, *extra)
+        check(r.returncode == 0, f"grid of {n} samples {extra}: {r.stderr}")
+        sizes[(n, len(extra))] = png_size(g) if r.returncode == 0 else None
+    check(sizes[("1000", 0)] == sizes[("30", 0)], f"1000 samples: a 10-row grid like 30 samples {sizes}")
+    w6, h6 = sizes[("1000", 2)] or (0, 0)
+    w30, h30 = sizes[("30", 0)] or (0, 0)
+    check(w6 == w30 and 0 < h6 < h30, f"--grid-n 6: two rows {sizes}")
+
     # errors: one line, non-zero exit
     env = dict(os.environ, DRIFT_DATA_DIR=os.path.join(tmp, "nowhere"))
     cases = [
