@@ -85,6 +85,9 @@ static void json_array_d(drift_jsonw *w, const char *key, const double *v, int n
     drift_jsonw_end_array(w);
 }
 
+/* Final MMD² above this (median-bandwidth gaussian kernel, values in [0, 2]) is not noise. */
+#define PARTICLES_STUCK_MMD2 0.05
+
 int cmd_particles(int argc, char **argv)
 {
     const char *target_s = "gaussian", *init_s = "gaussian:0.5:2", *family_s = "kdegrad", *kernel_s = "gaussian";
@@ -358,6 +361,14 @@ int cmd_particles(int argc, char **argv)
         if (plot) printf("wrote %s\n", plot);
         if (save) printf("wrote %s\n", save);
     }
+    /* A flow can come to rest away from the target (the commonest case: particles started on
+     * one side of a mixture fill the near mode and never see the far one). R alone reads as
+     * convergence then, so say it. The MMD² threshold is far above its sampling noise. */
+    if (tr.rows > 1 && tr.mmd2[last] > PARTICLES_STUCK_MMD2 && tr.residual[last] < 0.1 * tr.residual[0])
+        fprintf(stderr,
+                "drift particles: note: the flow has come to rest (R %.3g -> %.3g) but MMD^2 to the target is still "
+                "%.3g: the particles settled away from it (an empty mode?); try --init gaussian or a wider --bw-c\n",
+                tr.residual[0], tr.residual[last], tr.mmd2[last]);
     rc = 0;
 done:
     drift_particles_trace_free(&tr);

@@ -109,6 +109,12 @@ def test_particles(tmp):
                        "--steps", "5", "--json")
     check(rc == 0 and not json.loads(out)["exact_score"], f"laplace meanshift run: {err}")
 
+    # a flow that comes to rest on one mode of a two-mode target is called out, a converged one is not
+    rc, out, err = run("particles", "--target", "mixture:2", "--n", "128", "--json")
+    check(rc == 0 and json.loads(out)["mmd2"] > 0.1 and "settled away" in err, f"stuck flow noted: {err!r}")
+    rc, out, err = run("particles", "--target", "mixture:2", "--init", "gaussian", "--n", "128", "--json")
+    check(rc == 0 and json.loads(out)["mmd2"] < 0.02 and "settled away" not in err, f"converged flow: {err!r}")
+
     for bad, msg in [(["--h", "0.3", "--bw-c", "1"], "not both"), (["--sweep-n", "64"], "sweep-n"),
                      (["--target", "swiss_roll", "--dim", "3"], "2-D"), (["--family", "nope"], "family"),
                      (["--eta", "0"], "step size"), (["--n", "1"], "--n"), (["--steps", "5", "--time", "2"], "not several"),
