@@ -140,10 +140,14 @@ typedef struct drift_step_info {
     double seconds;            /* wall time of the step */
 } drift_step_info;
 
-/* Loads the data, builds the generator and optimizer. With resume_path, the state (and the
- * config, except `steps`, which may extend the run, and the logging cadences) comes from
- * that checkpoint. */
+/* Loads the data, builds the generator and optimizer. With resume_path, the state and the
+ * config come from that checkpoint, except what may change between sessions of one run:
+ * `steps` (to extend it), the cadences (log/sample/ckpt/eval_every), `threads`, `out` and
+ * `data_dir`. Each of those set to DRIFT_TRAIN_KEEP (data_dir: empty) keeps the checkpoint's. */
+#define DRIFT_TRAIN_KEEP (-2147483647 - 1)
 int drift_trainer_create(const drift_train_config *cfg, const char *resume_path, drift_trainer **out);
+/* The configuration the trainer runs with (after a resume: the checkpoint's, merged as above). */
+const drift_train_config *drift_trainer_config(const drift_trainer *t);
 /* One optimization step. A non-finite loss, field or gradient is DRIFT_ENUMERIC and leaves
  * the weights as they were before the step. */
 int drift_trainer_step(drift_trainer *t, drift_step_info *info);

@@ -19,7 +19,9 @@ static void usage(void)
            "and moves the generator toward x + V(x). Writes into the run directory (--out):\n"
            "metrics.jsonl (loss, raw |V|, per-temperature norms, diversity, FID/MMD when evaluated),\n"
            "loss/diversity/fid plots (SVG + PNG), samples_<step>.png grids (one row per class) and\n"
-           "checkpoint.safetensors (written atomically; --resume continues a killed run exactly).\n\n"
+           "checkpoint.safetensors (written atomically; --resume continues a killed run exactly).\n"
+           "A resumed run keeps its checkpoint's configuration; only --steps, --log-every,\n"
+           "--sample-every, --ckpt-every, --eval-every, --threads, --data-dir and --out may be given.\n\n"
            "Defaults depend on the dataset: images (fashion-mnist, mnist) train the conv generator,\n"
            "class-conditional with guidance, with the released deng recipe (laplace kernel,\n"
            "tau 0.02,0.05,0.2 relative to the mean distance, feature and drift normalization);\n"
@@ -59,6 +61,16 @@ static void report(void *ctx, const drift_step_info *info, int64_t total, const 
     drift_progress_update(r->bar, info->step, extra);
 }
 
+/* The options a resumed run may change (the rest of its configuration is the checkpoint's). */
+static int resumable_option(const char *key)
+{
+    static const char *const keys[] = {"steps", "log-every", "sample-every", "ckpt-every", "eval-every",
+                                       "threads", "data-dir", "out"};
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
+        if (!strcmp(key, keys[k])) return 1;
+    return 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
     const char *data = NULL, *preset = "default", *resume = NULL;
@@ -81,8 +93,19 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "drift train: --data is required (e.g. --data fashion-mnist; see --help)\n");
         return 2;
     }
+    if (want_resume && data) {
+        fprintf(stderr, "drift train: --data with --resume: a resumed run trains on the checkpoint's dataset "
+                        "(--data-dir says where it is now)\n");
+        return 2;
+    }
     if (drift_train_config_defaults(&cfg, data ? data : "fashion-mnist", preset))
         return cli_fail("train", "bad option");
+    if (want_resume) {
+        /* everything comes from the checkpoint unless given here (drift_trainer_create) */
+        cfg.steps = DRIFT_TRAIN_KEEP;
+        cfg.log_every = cfg.sample_every = cfg.ckpt_every = cfg.eval_every = cfg.threads = DRIFT_TRAIN_KEEP;
+        cfg.data_dir[0] = 0;
+    }
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
         if (!strcmp(arg, "--quiet")) { quiet = 1; continue; }
@@ -100,6 +123,12 @@ int cmd_train(int argc, char **argv)
         }
         const char *key = arg + 2, *val = argv[++a];
         if (!strcmp(key, "preset")) continue;
+        if (want_resume && !resumable_option(key)) {
+            fprintf(stderr, "drift train: --%s cannot change when resuming (the run keeps its checkpoint's "
+                            "configuration; only --steps, --log-every, --sample-every, --ckpt-every, "
+                            "--eval-every, --threads, --data-dir and --out may be given)\n", key);
+            return 2;
+        }
         if (!strcmp(key, "out")) has_out = 1;
         if (drift_train_config_set(&cfg, key, val)) {
             fprintf(stderr, "drift train: %s\n", drift_last_error());
@@ -122,9 +151,10 @@ int cmd_train(int argc, char **argv)
     if (drift_trainer_create(&cfg, resume, &t)) return cli_fail("train", "cannot start");
     reporter rep = {NULL, quiet};
     if (!quiet) {
+        const drift_train_config *run_cfg = drift_trainer_config(t); /* after a resume: the checkpoint's */
         fprintf(stderr, "drift train: %s, %s generator with %zu parameters, %s/%s field, run directory %s\n",
-                cfg.data, cfg.model, drift_trainer_param_count(t), drift_family_name(cfg.field.family),
-                drift_kernel_name(cfg.field.kernel), cfg.out);
+                run_cfg->data, run_cfg->model, drift_trainer_param_count(t), drift_family_name(run_cfg->field.family),
+                drift_kernel_name(run_cfg->field.kernel), run_cfg->out);
         fprintf(stderr, "%s", drift_trainer_model_description(t));
         if (resume) fprintf(stderr, "resuming from %s at step %lld\n", resume, (long long)drift_trainer_steps_done(t));
     }

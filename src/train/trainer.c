@@ -96,6 +96,8 @@ void drift_trainer_free(drift_trainer *t)
 }
 
 int64_t drift_trainer_steps_done(const drift_trainer *t) { return t->step; }
+const drift_train_config *drift_trainer_config(const drift_trainer *t) { return &t->cfg; }
+
 size_t drift_trainer_param_count(const drift_trainer *t) { return t->model->n_params; }
 const char *drift_trainer_model_description(const drift_trainer *t) { return drift_model_describe(t->model); }
 
@@ -111,15 +113,16 @@ int drift_trainer_create(const drift_train_config *cfg_in, const char *resume_pa
     if (resume_path) {
         if ((st = drift_checkpoint_load(resume_path, &ck))) goto fail;
         /* the run continues as it was configured; only its length and cadences may change */
-        drift_train_config keep = t->cfg;
+        const drift_train_config given = t->cfg;
         t->cfg = ck.cfg;
-        t->cfg.steps = keep.steps;
-        t->cfg.log_every = keep.log_every;
-        t->cfg.sample_every = keep.sample_every;
-        t->cfg.ckpt_every = keep.ckpt_every;
-        t->cfg.eval_every = keep.eval_every;
-        t->cfg.threads = keep.threads;
-        snprintf(t->cfg.out, sizeof t->cfg.out, "%s", keep.out);
+        if (given.steps != DRIFT_TRAIN_KEEP) t->cfg.steps = given.steps;
+        if (given.log_every != DRIFT_TRAIN_KEEP) t->cfg.log_every = given.log_every;
+        if (given.sample_every != DRIFT_TRAIN_KEEP) t->cfg.sample_every = given.sample_every;
+        if (given.ckpt_every != DRIFT_TRAIN_KEEP) t->cfg.ckpt_every = given.ckpt_every;
+        if (given.eval_every != DRIFT_TRAIN_KEEP) t->cfg.eval_every = given.eval_every;
+        if (given.threads != DRIFT_TRAIN_KEEP) t->cfg.threads = given.threads;
+        if (given.data_dir[0]) snprintf(t->cfg.data_dir, sizeof t->cfg.data_dir, "%s", given.data_dir);
+        snprintf(t->cfg.out, sizeof t->cfg.out, "%s", given.out);
     }
     const drift_train_config *cfg = &t->cfg;
     if ((st = drift_train_config_check(cfg))) goto fail;

@@ -44,6 +44,15 @@ with tempfile.TemporaryDirectory() as tmp:
     check(r.returncode == 0 and "resuming" in r.stderr, f"resume: {r.stderr}")
     steps = [json.loads(l)["step"] for l in open(os.path.join(run, "metrics.jsonl"))]
     check(steps[-1] == 16 and steps.count(12) == 1, f"steps after resume {steps}")
+    check("moons" in r.stderr.splitlines()[0], f"resume banner names the checkpoint's dataset: {r.stderr.splitlines()[:1]}")
+    # a resumed run keeps the checkpoint's log cadence (4, not the default 10) unless told otherwise
+    r = drift("train", "--resume", os.path.join(run, "checkpoint.safetensors"), "--steps", "28", "--eval-every", "-1")
+    steps = [json.loads(l)["step"] for l in open(os.path.join(run, "metrics.jsonl"))]
+    check(r.returncode == 0 and steps[-4:] == [16, 20, 24, 28], f"resumed run keeps log-every 4: {steps}")
+    # what a resumed run cannot change is refused, not ignored
+    for extra, msg in ((["--lr", "0.1"], "--lr cannot change"), (["--data", "moons"], "--data with --resume")):
+        r = drift("train", "--resume", os.path.join(run, "checkpoint.safetensors"), *extra)
+        check(r.returncode == 2 and msg in r.stderr, f"resume {extra}: {r.stderr}")
 
     out = os.path.join(tmp, "s.npy")
     r = drift("sample", "--ckpt", os.path.join(run, "checkpoint.safetensors"), "--n", "300", "--seed", "3",
