@@ -1,6 +1,7 @@
 /* check.c — validation of field batches, shared by both paths. */
 #include <math.h>
 
+#include "drift/core.h"
 #include "drift/error.h"
 #include "field/field_internal.h"
 
@@ -27,7 +28,8 @@ int field_check_batch_shape(const drift_field_config *cfg, int64_t n, int64_t d,
 #define DEFINE_CHECKS(suffix, type)                                                            \
     int field_check_values_##suffix(const char *what, const type *a, int64_t count)            \
     {                                                                                          \
-        for (int64_t i = 0; i < count; i++)                                                    \
+        if (drift_all_finite_##suffix(a, (size_t)count)) return DRIFT_OK; /* the fast scan */  \
+        for (int64_t i = 0; i < count; i++) /* then where, for the message */                  \
             if (!isfinite(a[i]))                                                               \
                 return drift_error(DRIFT_ENUMERIC, "%s contains %s at element %lld", what,     \
                                    isnan(a[i]) ? "NaN" : "Inf", (long long)i);                 \
