@@ -138,4 +138,20 @@ t.check(g.get("n_samples") == 800, "toy n")
 rc, out, err = drift("eval", "--samples", flat, "--data", "moons")
 t.check(rc == 1 and "(n, 2)" in err, "images against a toy: %s" % err)
 
+# ---- drift train --eval-every: image metrics in metrics.jsonl and the FID plot (the tiny cached classifier) ----
+run = os.path.join(tmp.name, "run")
+p = subprocess.run([BIN, "train", "--data", "fashion-mnist", "--steps", "2", "--classes-per-step", "2",
+                    "--n-pos", "8", "--n-neg", "8", "--n-unc", "4", "--width", "8", "--eval-every", "1",
+                    "--eval-n", "64", "--sample-every", "0", "--out", run],
+                   capture_output=True, text=True, env=dict(os.environ, DRIFT_CACHE_DIR=cache))
+t.check(p.returncode == 0, "train with --eval-every: %s" % p.stderr[-500:])
+rows = [json.loads(l) for l in open(os.path.join(run, "metrics.jsonl"))] if p.returncode == 0 else []
+evals = [r for r in rows if r.get("fid") is not None]
+t.check([r["step"] for r in evals] == [1, 2], "evaluated at steps 1 and 2: %r" % [r.get("step") for r in rows])
+for key in ("fid", "precision", "recall", "density", "coverage", "mmd2", "class_accuracy"):
+    t.check(all(key in r and r[key] is not None for r in evals), "training metrics have %s" % key)
+t.check(all(r["fid"] >= 0 and 0 <= r["class_accuracy"] <= 1 for r in evals), "metric ranges")
+t.check(os.path.exists(os.path.join(run, "fid.png")) and os.path.exists(os.path.join(run, "fid.svg")), "FID plot")
+t.check("eval at step 2: FID" in p.stderr, "evaluations reported on the progress output")
+
 sys.exit(t.summary())
