@@ -194,36 +194,52 @@ static input_rows inputs_of(const drift_field_batch *b)
     return in;
 }
 
-/* Mean, range and mean squared norm of all rows; decides run->copy and fb->unit. */
+/* Mean, range and mean squared norm of all rows; decides run->copy and fb->unit. Threads take
+ * fixed chunks of columns (each chunk's sums run over the rows in order, and the chunks' sums
+ * of squares are added in chunk order), so the result does not depend on the thread count. */
+#define SCAN_CHUNK 256
 static void scan_batch(fast_run *run)
 {
     fast_batch *fb = &run->fb;
     const int64_t d = fb->d;
     const input_rows in = inputs_of(run->in);
-    double sumsq = 0;
     int64_t total = 0;
-    for (int64_t k = 0; k < d; k++) {
-        run->mean[k] = 0;
-        run->lo[k] = INFINITY;
-        run->hi[k] = -INFINITY;
-    }
-    for (int s = 0; s < 4; s++) {
-        for (int64_t r = 0; r < in.count[s]; r++) {
-            const float *row = in.rows[s] + r * d;
-            double *mean = run->mean;
-            float *lo = run->lo, *hi = run->hi;
-            double sq = 0;
-#pragma omp simd reduction(+ : sq)
-            for (int64_t k = 0; k < d; k++) {
-                float v = row[k];
-                mean[k] += v;
-                sq += (double)v * v;
-                lo[k] = v < lo[k] ? v : lo[k];
-                hi[k] = v > hi[k] ? v : hi[k];
-            }
-            sumsq += sq;
+    for (int s = 0; s < 4; s++) total += in.count[s];
+    const int64_t nchunks = (d + SCAN_CHUNK - 1) / SCAN_CHUNK;
+    double chunk_sq[64], *csq = nchunks <= 64 ? chunk_sq : drift_alloc((size_t)nchunks, sizeof(double));
+    const int par = csq && nchunks > 1 && (double)total * (double)d > FAST_PARALLEL_WORK;
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t c = 0; c < nchunks; c++) {
+        const int64_t k0 = c * SCAN_CHUNK, k1 = k0 + SCAN_CHUNK < d ? k0 + SCAN_CHUNK : d;
+        double *mean = run->mean;
+        float *lo = run->lo, *hi = run->hi;
+        for (int64_t k = k0; k < k1; k++) {
+            mean[k] = 0;
+            lo[k] = INFINITY;
+            hi[k] = -INFINITY;
         }
-        total += in.count[s];
+        double sq = 0;
+        for (int s = 0; s < 4; s++)
+            for (int64_t r = 0; r < in.count[s]; r++) {
+                const float *row = in.rows[s] + r * d;
+#pragma omp simd reduction(+ : sq)
+                for (int64_t k = k0; k < k1; k++) {
+                    float v = row[k];
+                    mean[k] += v;
+                    sq += (double)v * v;
+                    lo[k] = v < lo[k] ? v : lo[k];
+                    hi[k] = v > hi[k] ? v : hi[k];
+                }
+            }
+        if (csq) csq[c] = sq;
+    }
+    double sumsq = 0;
+    if (csq) {
+        for (int64_t c = 0; c < nchunks; c++) sumsq += csq[c];
+        if (csq != chunk_sq) drift_free(csq);
+    } else { /* no memory for the chunk sums: one serial pass for them */
+        for (int s = 0; s < 4; s++)
+            for (int64_t r = 0; r < in.count[s] * d; r++) sumsq += (double)in.rows[s][r] * in.rows[s][r];
     }
     double mean_sq = 0, maxabs_raw = 0, maxabs_centered = 0;
     for (int64_t k = 0; k < d; k++) {
