@@ -5,6 +5,9 @@ import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pychecks import Checks  # noqa: E402,F401  (re-exported for the tests)
+
 F32P = ctypes.POINTER(ctypes.c_float)
 F64P = ctypes.POINTER(ctypes.c_double)
 I64 = ctypes.c_int64
@@ -104,24 +107,3 @@ class Lib:
         self._call("drift_energy_distance", px, x.shape[0], py, y.shape[0], x.shape[1],
                    ctypes.byref(out))
         return out.value
-
-
-class Checks:
-    """Counts checks like tests/test.h; exit status non-zero on any failure."""
-
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, cond, what):
-        if cond:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print("FAIL", what, file=sys.stderr)
-
-    def close(self, got, want, rtol, atol, what):
-        self.check(abs(got - want) <= atol + rtol * abs(want), "%s: %r vs %r" % (what, got, want))
-
-    def summary(self):
-        print("%d passed, %d failed" % (self.passed, self.failed))
-        return 1 if self.failed else 0

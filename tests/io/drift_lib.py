@@ -3,6 +3,9 @@ import ctypes
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pychecks import Checks  # noqa: E402,F401  (re-exported for the tests)
+
 
 class DriftArray(ctypes.Structure):
     _fields_ = [("dtype", ctypes.c_int), ("ndim", ctypes.c_int),
@@ -26,24 +29,6 @@ def load():
                                     ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p]
     lib.drift_array_free.argtypes = [ctypes.POINTER(DriftArray)]
     return lib
-
-
-class Checks:
-    """Counts checks like tests/test.h; exit status non-zero on any failure."""
-
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, cond, what):
-        if cond:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print("FAIL", what, file=sys.stderr)
-
-    def summary(self):
-        print("%d passed, %d failed" % (self.passed, self.failed))
-        return 1 if self.failed else 0
 
 
 class StTensor(ctypes.Structure):
