@@ -53,6 +53,27 @@ static const char *test_current_ = "";
         CHECK_MSG(st_ == 0, "status %d: %s", st_, drift_last_error());                  \
     } while (0)
 
+/* A whole file in memory, NUL-terminated (text can be used as a string); *len, when not NULL,
+ * gets its size in bytes. NULL when it cannot be opened or read completely. Caller frees. */
+static inline void *test_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (!b) return NULL;
+    b[n] = 0;
+    if (len) *len = (size_t)n;
+    return b;
+}
+
 #define RUN(fn)                                                                         \
     do {                                                                                \
         test_current_ = #fn;                                                            \

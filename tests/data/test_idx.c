@@ -22,19 +22,6 @@ static const char *tmp_path(const char *name)
     return buf;
 }
 
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc(n > 0 ? (size_t)n : 1);
-    *len = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    return buf;
-}
-
 static void spit(const char *path, const void *buf, size_t len)
 {
     FILE *f = fopen(path, "wb");
@@ -72,7 +59,7 @@ static void test_round_trip(void)
         snprintf(path, sizeof path, "%s", tmp_path(names[g]));
         CHECK_OK(drift_idx_write(path, 3, dims, img));
         size_t len = 0;
-        unsigned char *bytes = slurp(path, &len);
+        unsigned char *bytes = test_read_file(path, &len);
         CHECK(bytes != NULL);
         if (!bytes) return;
         if (g == 0) {
@@ -106,7 +93,7 @@ static void test_round_trip(void)
     CHECK_OK(drift_idx_write(p1, 1, ldims, lab));
     CHECK_OK(drift_idx_write(p2, 1, ldims, lab));
     size_t l1, l2;
-    unsigned char *b1 = slurp(p1, &l1), *b2 = slurp(p2, &l2);
+    unsigned char *b1 = test_read_file(p1, &l1), *b2 = test_read_file(p2, &l2);
     CHECK(b1 && b2 && l1 == l2 && memcmp(b1, b2, l1) == 0);
     free(b1);
     free(b2);
@@ -187,7 +174,7 @@ static void test_malformed_gzip(void)
     snprintf(path, sizeof path, "%s", tmp_path("good.gz"));
     CHECK_OK(drift_idx_write(path, 2, dims, img));
     size_t len;
-    unsigned char *gz = slurp(path, &len);
+    unsigned char *gz = test_read_file(path, &len);
     CHECK(gz && len > 1000);
     if (!gz) return;
     /* cut in half: the gzip stream ends before the declared data */

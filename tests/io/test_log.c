@@ -7,19 +7,6 @@
 #include "drift/log.h"
 #include "test.h"
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = 0;
-    fclose(f);
-    return s;
-}
-
 static void test_jsonl(void)
 {
     char path[] = "/tmp/drift_log_XXXXXX.jsonl";
@@ -60,7 +47,7 @@ static void test_jsonl(void)
     CHECK_OK(drift_jsonl_begin(l));
     CHECK(drift_jsonl_close(l) == DRIFT_EINVAL); /* unfinished record */
 
-    char *s = slurp(path);
+    char *s = test_read_file(path, NULL);
     int lines = 0;
     for (char *line = s, *nl; (nl = strchr(line, '\n')); line = nl + 1, lines++) {
         drift_json *v;
@@ -115,7 +102,7 @@ static void test_csv(void)
     double row[3] = {5, -INFINITY, 1e-30};
     CHECK_OK(drift_csv_row(c, row));
     CHECK_OK(drift_csv_close(c));
-    char *s = slurp(path);
+    char *s = test_read_file(path, NULL);
     CHECK(s && strcmp(s, "step,name,value\n1,plain,0.1\n"
                          "2,\"has,comma \"\"and quotes\"\"\nnewline\",nan\n"
                          "5,-inf,1e-30\n") == 0);
@@ -124,7 +111,7 @@ static void test_csv(void)
     double table[4] = {1, 2.5, 3, 1.0 / 3};
     const char *th[2] = {"a", "b"};
     CHECK_OK(drift_csv_write_table(path, 2, th, table, 2));
-    s = slurp(path);
+    s = test_read_file(path, NULL);
     CHECK(s && strcmp(s, "a,b\n1,2.5\n3,0.333333333\n") == 0);
     free(s);
     CHECK(drift_csv_write_table(path, 0, th, table, 2) == DRIFT_EINVAL);

@@ -16,19 +16,6 @@ static void path_in_tmp(char *out, size_t cap, const char *name)
     snprintf(out, cap, "%s/%s", tmpdir, name);
 }
 
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    return b;
-}
-
 static void write_all(const char *path, const void *buf, size_t len)
 {
     FILE *f = fopen(path, "wb");
@@ -67,7 +54,7 @@ static void test_round_trip_all_dtypes_and_ranks(void)
 
             /* numpy's layout: data starts at a multiple of 64, header ends in '\n'. */
             size_t len = 0;
-            unsigned char *raw = read_all(path, &len);
+            unsigned char *raw = test_read_file(path, &len);
             CHECK(raw && len >= 10);
             size_t hlen = raw[8] | (size_t)raw[9] << 8;
             CHECK(raw[6] == 1 && raw[7] == 0);
@@ -115,7 +102,7 @@ static void test_header_text_matches_numpy(void)
     int64_t shape[2] = {2, 3};
     CHECK_OK(drift_npy_write(path, DRIFT_DTYPE_F32, 2, shape, z));
     size_t len;
-    unsigned char *raw = read_all(path, &len);
+    unsigned char *raw = test_read_file(path, &len);
     CHECK(len == 128 + 24);
     CHECK(memcmp(raw, "\x93NUMPY\x01\x00\x76\x00", 10) == 0);
     CHECK(memcmp(raw + 10, expect, strlen(expect)) == 0);
@@ -127,12 +114,12 @@ static void test_header_text_matches_numpy(void)
     double s = 2.5, v[7] = {0};
     path_in_tmp(path, sizeof path, "vec.npy");
     CHECK_OK(drift_npy_write(path, DRIFT_DTYPE_F64, 1, &n, v));
-    raw = read_all(path, &len);
+    raw = test_read_file(path, &len);
     CHECK(strstr((char *)raw + 10, "'shape': (7,), }") != NULL);
     free(raw);
     path_in_tmp(path, sizeof path, "scalar.npy");
     CHECK_OK(drift_npy_write(path, DRIFT_DTYPE_F64, 0, NULL, &s));
-    raw = read_all(path, &len);
+    raw = test_read_file(path, &len);
     CHECK(strstr((char *)raw + 10, "'shape': (), }") != NULL);
     free(raw);
 }

@@ -46,19 +46,6 @@ static void test_nice_ticks(void)
     CHECK(drift_plot_nice_ticks(NAN, 1, 0, t, 16) == 0);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = 0;
-    fclose(f);
-    return s;
-}
-
 static int count_substr(const char *s, const char *sub)
 {
     int n = 0;
@@ -81,7 +68,7 @@ static void test_svg(void)
     CHECK(drift_plot_set_size(p, 10, 10) == DRIFT_EINVAL);
     drift_plot_set_log(p, 0, 1);
     CHECK_OK(drift_plot_write_svg(p, path));
-    char *s = slurp(path);
+    char *s = test_read_file(path, NULL);
     CHECK(s && strstr(s, "<svg") && strstr(s, "</svg>"));
     CHECK(strstr(s, "loss &lt;train &amp; val&gt;") != NULL); /* escaped */
     CHECK(count_substr(s, "<polyline") == 3);  /* train split by NaN into 2, ref 1 */
@@ -94,7 +81,7 @@ static void test_svg(void)
     drift_plot *e;
     CHECK_OK(drift_plot_create(&e, NULL, NULL, NULL));
     CHECK_OK(drift_plot_write_svg(e, path));
-    s = slurp(path);
+    s = test_read_file(path, NULL);
     CHECK(s && strstr(s, "</svg>") && !strstr(s, "<polyline"));
     free(s);
     drift_plot_free(e);

@@ -15,19 +15,6 @@ static void path_in_tmp(char *out, size_t cap, const char *name)
     snprintf(out, cap, "%s/%s", tmpdir, name);
 }
 
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    return b;
-}
-
 static uint64_t u64le(const unsigned char *b)
 {
     uint64_t v = 0;
@@ -58,7 +45,7 @@ static void test_round_trip(void)
 
     /* Layout: header length multiple of 8, data = sum of tensor bytes. */
     size_t len = 0;
-    unsigned char *raw = read_all(path, &len);
+    unsigned char *raw = test_read_file(path, &len);
     uint64_t hlen = u64le(raw);
     CHECK(hlen % 8 == 0);
     CHECK(len == 8 + hlen + 24 + 5 + 16 + 8 + 8);

@@ -57,19 +57,6 @@ static int run(const drift_train_config *c, const char *resume)
     return st;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc(*len);
-    if (fread(b, 1, *len, f) != *len) { free(b); b = NULL; }
-    fclose(f);
-    return b;
-}
-
 static void test_resume_gives_the_same_weights(void)
 {
     drift_train_config full, part;
@@ -102,7 +89,7 @@ static void test_resume_gives_the_same_weights(void)
     char mpath[512];
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", part.out);
     size_t len = 0;
-    char *m = slurp(mpath, &len);
+    char *m = test_read_file(mpath, &len);
     CHECK(m != NULL);
     int lines = 0;
     for (size_t i = 0; m && i < len; i++) lines += m[i] == '\n';
@@ -119,9 +106,9 @@ static void test_same_seed_same_bytes(void)
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", c.out);
     size_t l1 = 0, l2 = 0;
     CHECK_OK(run(&c, NULL));
-    char *b1 = slurp(path, &l1);
+    char *b1 = test_read_file(path, &l1);
     CHECK_OK(run(&c, NULL));
-    char *b2 = slurp(path, &l2);
+    char *b2 = test_read_file(path, &l2);
     CHECK(b1 && b2 && l1 == l2 && l1 > 0 && !memcmp(b1, b2, l1));
     free(b1);
     free(b2);
@@ -129,8 +116,8 @@ static void test_same_seed_same_bytes(void)
     c.seed = 8;
     CHECK_OK(run(&c, NULL));
     size_t l3 = 0;
-    char *b3 = slurp(path, &l3);
-    b1 = slurp(path, &l1);
+    char *b3 = test_read_file(path, &l3);
+    b1 = test_read_file(path, &l1);
     CHECK(b3 != NULL && l3 == l1);
     size_t n1 = 0, n2 = 0;
     float *p8 = read_tensor(path, "params", &n1);
