@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
@@ -223,16 +224,19 @@ int drift_idx_read(const char *path, drift_idx *out)
     if (!path || !out) return drift_error(DRIFT_EINVAL, "drift_idx_read: NULL argument");
     memset(out, 0, sizeof *out);
     struct stat sb;
-    if (stat(path, &sb) != 0)
+    int fd;
+    int st = drift_open_input(path, &fd, &sb);
+    if (st) return st;
+    gzFile gz = gzdopen(fd, "rb");
+    if (!gz) {
+        close(fd);
         return drift_error(DRIFT_EIO, "%s: cannot open: %s", path, strerror(errno));
-    if (!S_ISREG(sb.st_mode)) return drift_error(DRIFT_EIO, "%s: not a regular file", path);
-    gzFile gz = gzopen(path, "rb");
-    if (!gz) return drift_error(DRIFT_EIO, "%s: cannot open: %s", path, strerror(errno));
+    }
     gzbuffer(gz, 1 << 17);
     source s = {.name = path, .gz = gz};
     s.size = (size_t)sb.st_size;
     s.exact = gzdirect(gz); /* looks ahead: 1 for a raw (uncompressed) file */
-    int st = parse(&s, out);
+    st = parse(&s, out);
     gzclose_r(gz);
     return st;
 }

@@ -31,11 +31,10 @@ int drift_jsonl_open(drift_jsonl **out, const char *path, int truncate)
     drift_jsonl *l = drift_alloc(1, sizeof *l + n + 1);
     if (!l) return DRIFT_ENOMEM;
     memcpy(l->path, path, n + 1);
-    l->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0644);
-    if (l->fd < 0) {
-        int e = errno;
+    int st = drift_open_output_stream(path, O_APPEND | (truncate ? O_TRUNC : 0), &l->fd);
+    if (st) {
         drift_free(l);
-        return drift_error(DRIFT_EIO, "%s: cannot open log: %s", path, strerror(e));
+        return st;
     }
     drift_jsonw_init(&l->w);
     l->w.double_digits = 9;
@@ -260,14 +259,21 @@ int drift_csv_open(drift_csv **out, const char *path, int ncols, const char *con
     if (!c) return DRIFT_ENOMEM;
     memcpy(c->path, path, n + 1);
     c->ncols = ncols;
-    c->f = fopen(path, "w");
+    int fd;
+    int st = drift_open_output_stream(path, O_TRUNC, &fd);
+    if (st) {
+        drift_free(c);
+        return st;
+    }
+    c->f = fdopen(fd, "w");
     if (!c->f) {
         int e = errno;
+        close(fd);
         drift_free(c);
         return drift_error(DRIFT_EIO, "%s: cannot create: %s", path, strerror(e));
     }
     for (int i = 0; i < ncols; i++) drift_csv_string(c, header[i]);
-    int st = drift_csv_end_row(c);
+    st = drift_csv_end_row(c);
     if (st) {
         drift_csv_close(c);
         return st;

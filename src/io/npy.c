@@ -351,18 +351,14 @@ int drift_npy_read(const char *path, drift_array *out)
 {
     memset(out, 0, sizeof *out);
     if (!path) return drift_error(DRIFT_EINVAL, "NULL path");
-    FILE *f = fopen(path, "rb");
-    if (!f) return drift_error(DRIFT_EIO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
     struct stat sb;
+    int st = drift_fopen_input(path, &f, &sb);
+    if (st) return st;
     unsigned char pre[12];
     char *header = NULL;
     drift_array a = {0};
     size_t prefix = 0, hlen = 0, nbytes = 0;
-    int st;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st = drift_error(DRIFT_EIO, "%s: not a regular file", path);
-        goto done;
-    }
     size_t got = fread(pre, 1, sizeof pre, f);
     if ((st = parse_prefix(pre, got, path, &prefix, &hlen))) goto done;
     if ((uint64_t)sb.st_size - prefix < hlen) {

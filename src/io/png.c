@@ -374,14 +374,12 @@ int drift_png_read(const char *path, int *w, int *h, int *channels, uint8_t **pi
 {
     *pixels = NULL;
     if (!path) return drift_error(DRIFT_EINVAL, "NULL path");
-    FILE *f = fopen(path, "rb");
-    if (!f) return drift_error(DRIFT_EIO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
     struct stat sb;
-    int st;
+    int st = drift_fopen_input(path, &f, &sb);
+    if (st) return st;
     unsigned char *buf = NULL;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st = drift_error(DRIFT_EIO, "%s: not a regular file", path);
-    } else if (!(buf = drift_alloc((size_t)sb.st_size, 1))) {
+    if (!(buf = drift_alloc((size_t)sb.st_size, 1))) {
         st = drift_error_context(DRIFT_ENOMEM, "%s", path);
     } else if (fread(buf, 1, (size_t)sb.st_size, f) != (size_t)sb.st_size) {
         st = drift_error(DRIFT_EIO, "%s: read failed", path);

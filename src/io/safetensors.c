@@ -340,17 +340,13 @@ int drift_safetensors_read(const char *path, drift_safetensors **out)
 {
     *out = NULL;
     if (!path) return drift_error(DRIFT_EINVAL, "NULL path");
-    FILE *f = fopen(path, "rb");
-    if (!f) return drift_error(DRIFT_EIO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    struct stat sb;
+    int rc = drift_fopen_input(path, &f, &sb);
+    if (rc) return rc;
     drift_safetensors *st = NULL;
     char *header = NULL;
     unsigned char pre[8];
-    struct stat sb;
-    int rc;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        rc = drift_error(DRIFT_EIO, "%s: not a regular file", path);
-        goto done;
-    }
     uint64_t size = (uint64_t)sb.st_size;
     if (size < 8 || fread(pre, 1, 8, f) != 8) {
         rc = drift_error(DRIFT_EFORMAT, "%s: too short for a safetensors file", path);

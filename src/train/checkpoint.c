@@ -9,6 +9,8 @@
 #include "drift/train.h"
 
 #define CKPT_FORMAT "drift-checkpoint-1"
+/* No run takes more steps than this (2^40, ~35 years at 1000 steps/s); larger counters are corrupt. */
+#define CKPT_MAX_STEP ((int64_t)1 << 40)
 
 int drift_checkpoint_save(const char *path, const drift_checkpoint *ck)
 {
@@ -63,8 +65,11 @@ int drift_checkpoint_load(const char *path, drift_checkpoint *out)
     if (rc) return rc;
     const char *fmt = drift_safetensors_meta(st, "format");
     if (!fmt || strcmp(fmt, CKPT_FORMAT)) {
+        /* the message first: fmt points into st */
+        drift_error(DRIFT_EFORMAT, "%s: not a drift training checkpoint (metadata format is '%.100s', expected '%s')",
+                    path, fmt ? fmt : "missing", CKPT_FORMAT);
         drift_safetensors_free(st);
-        return drift_error(DRIFT_EFORMAT, "%s: not a drift training checkpoint (metadata format is '%s')", path, fmt ? fmt : "missing");
+        return DRIFT_EFORMAT;
     }
     /* the config: defaults of the stored dataset first, then every stored key */
     const char *data = drift_safetensors_meta(st, "config.data");
@@ -112,9 +117,21 @@ int drift_checkpoint_load(const char *path, drift_checkpoint *out)
         out->ema_updates = state[2];
         if (out->step < 0 || out->adam_step < 0 || out->ema_updates < 0)
             rc = drift_error(DRIFT_EFORMAT, "%s: negative step counters", path);
+        else if (out->step > out->cfg.steps || out->step > CKPT_MAX_STEP)
+            rc = drift_error(DRIFT_EFORMAT, "%s: the checkpoint claims step %lld, beyond its run's %lld steps "
+                                            "(corrupt or not from this run)", path, (long long)out->step,
+                             (long long)out->cfg.steps);
+        else if (out->adam_step > CKPT_MAX_STEP || out->ema_updates > CKPT_MAX_STEP)
+            rc = drift_error(DRIFT_EFORMAT, "%s: absurd optimizer/EMA step counters (%lld, %lld)", path,
+                             (long long)out->adam_step, (long long)out->ema_updates);
     }
+    /* every tensor is used: NaN/Inf anywhere is refused here, not found later in the samples */
     if (!rc && !drift_all_finite_f32(out->params, out->n_params))
         rc = drift_error(DRIFT_ENUMERIC, "%s: the weights contain NaN or Inf", path);
+    if (!rc && !drift_all_finite_f32(out->ema, out->n_params))
+        rc = drift_error(DRIFT_ENUMERIC, "%s: the EMA weights contain NaN or Inf", path);
+    if (!rc && (!drift_all_finite_f32(out->adam_m, out->n_params) || !drift_all_finite_f32(out->adam_v, out->n_params)))
+        rc = drift_error(DRIFT_ENUMERIC, "%s: the optimizer state contains NaN or Inf", path);
     drift_safetensors_free(st);
     if (rc) drift_checkpoint_free(out);
     return rc;

@@ -1,6 +1,7 @@
 /* run.c — the training run around the steps: metrics.jsonl, plots, sample grids, evaluation,
  * checkpoints. Everything is written into the run directory; nothing is printed here (the
  * caller's reporter shows progress). */
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "drift/models.h"
 #include "drift/plot.h"
 #include "drift/train.h"
+#include "io/atomic.h"
 #include "train/trainer_internal.h"
 
 #define GRID_COLS 10
@@ -318,37 +320,65 @@ static int log_line(drift_trainer *t, const drift_step_info *info, double steps_
     return st;
 }
 
+/* A resumed run keeps the metrics of the steps it kept and drops later ones (rewritten
+ * atomically; no log yet: nothing to keep). */
+static int keep_metrics_until(const char *path, int64_t step)
+{
+    FILE *old;
+    if (drift_fopen_input(path, &old, NULL)) {
+        drift_clear_error();
+        return DRIFT_OK;
+    }
+    drift_atomic_file af;
+    int st = drift_atomic_open(&af, path);
+    if (!st) {
+        char line[8192];
+        while (!st && fgets(line, sizeof line, old)) {
+            const char *p = strstr(line, "\"step\":");
+            long long s = p ? atoll(p + 7) : 0;
+            if (s <= step) st = drift_atomic_printf(&af, "%s", line);
+        }
+        if (st) drift_atomic_abort(&af);
+        else st = drift_atomic_commit(&af);
+    }
+    fclose(old);
+    return st;
+}
+
+/* metrics.jsonl for appending (O_APPEND) or from scratch (O_TRUNC); never through a symlink. */
+static int open_metrics(const char *path, int flags, FILE **f)
+{
+    int fd;
+    int st = drift_open_output_stream(path, flags, &fd);
+    if (st) return st;
+    if (!(*f = fdopen(fd, "a"))) {
+        close(fd);
+        return drift_error(DRIFT_EIO, "cannot write %s", path);
+    }
+    return DRIFT_OK;
+}
+
 int drift_trainer_run(drift_trainer *t)
 {
     const drift_train_config *cfg = &t->cfg;
     char path[1100], ckpt[1100], tmp[1100];
     snprintf(path, sizeof path, "%s/metrics.jsonl", cfg->out);
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", cfg->out);
-    /* a resumed run keeps the metrics of the steps it kept and drops later ones */
-    if (t->step > 0) {
-        FILE *old = fopen(path, "r");
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        FILE *nw = fopen(tmp, "w");
-        if (old && nw) {
-            char line[8192];
-            while (fgets(line, sizeof line, old)) {
-                const char *p = strstr(line, "\"step\":");
-                long long s = p ? atoll(p + 7) : 0;
-                if (s <= t->step) fputs(line, nw);
-            }
-        }
-        if (old) fclose(old);
-        if (nw) {
-            fclose(nw);
-            rename(tmp, path);
-        }
-        t->metrics = fopen(path, "a");
-    } else {
-        t->metrics = fopen(path, "w");
+    if (t->step > cfg->steps)
+        return drift_error(DRIFT_EINVAL, "the checkpoint is at step %lld, past the run's %lld steps: nothing to "
+                                         "train (give --steps above %lld)", (long long)t->step,
+                           (long long)cfg->steps, (long long)t->step);
+    /* one run per directory: a second would tear metrics.jsonl lines and mix the files */
+    int lock_fd;
+    int st = drift_dir_lock(cfg->out, "drift train", &lock_fd);
+    if (st) return st;
+    st = t->step > 0 ? keep_metrics_until(path, t->step) : DRIFT_OK;
+    if (!st) st = open_metrics(path, t->step > 0 ? O_APPEND : O_TRUNC, &t->metrics);
+    if (st) {
+        drift_dir_unlock(lock_fd);
+        return st;
     }
-    if (!t->metrics) return drift_error(DRIFT_EIO, "cannot write %s", path);
 
-    int st = DRIFT_OK;
     double t_start = drift_now(), window_start = t_start;
     int64_t window_steps = 0;
     drift_step_info info;
@@ -394,5 +424,6 @@ int drift_trainer_run(drift_trainer *t)
     if (st == DRIFT_OK && t->n_hist) st = write_plots(t);
     fclose(t->metrics);
     t->metrics = NULL;
+    drift_dir_unlock(lock_fd);
     return st;
 }
