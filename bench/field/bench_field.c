@@ -4,7 +4,12 @@
  * normalization). Not a test; bench/field/run.sh drives it and the PyTorch peer together.
  *
  *   bench_field --sgemm [--threads T]
- *       the machine's SGEMM rate: median of 5 cblas_sgemm 2048³ calls on T threads.
+ *       the machine's SGEMM rate: median of 5 cblas_sgemm 2048³ calls on T threads, and the
+ *       OpenBLAS kernel that ran them (run it under several OPENBLAS_CORETYPE values to find the
+ *       best rate this machine offers: bench/field/run.sh does).
+ *   bench_field --kernels
+ *       the kernel OpenBLAS chose, the one drift would choose instead (drift/blas.h; empty when
+ *       OpenBLAS's is right), and the kernels this CPU runs (the candidates for the best SGEMM).
  *   bench_field --n N --p P --d D [--repeats R] [--threads T] [--out DIR] [--seed S] [--per-tau]
  *       median time of R calls; writes DIR/x.npy, DIR/y.npy (inputs) and DIR/v.npy (our V)
  *       for the peer to check against. --per-tau asks for the per-temperature RMS, as
@@ -30,6 +35,7 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "drift/blas.h"
 #include "drift/core.h"
 #include "drift/error.h"
 #include "drift/field.h"
@@ -66,9 +72,23 @@ static int bench_sgemm(void)
         t[k] = drift_now() - t0;
     }
     double med = median(t, reps);
-    printf("sgemm_gflops=%.1f size=%d threads=%d ms=%.2f\n", 2.0 * s * (double)s * s / med * 1e-9, s,
-           drift_get_threads(), med * 1e3);
+    printf("sgemm_gflops=%.1f size=%d threads=%d ms=%.2f kernel=%s\n", 2.0 * s * (double)s * s / med * 1e-9, s,
+           drift_get_threads(), med * 1e3, openblas_get_corename());
     drift_free(a); drift_free(b); drift_free(c);
+    return 0;
+}
+
+static int list_kernels(void)
+{
+    static const char *names[] = {"PRESCOTT", "NEHALEM", "SANDYBRIDGE", "HASWELL", "ZEN", "SKYLAKEX", "COOPERLAKE"};
+    drift_cpu_info cpu;
+    drift_cpu_detect(&cpu);
+    const char *rec = drift_blas_recommended_coretype();
+    printf("kernel=%s recommended=%s candidates=", openblas_get_corename(), rec ? rec : "");
+    int first = 1;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (drift_blas_coretype_runnable(&cpu, names[i])) printf("%s%s", first ? "" : ",", names[i]), first = 0;
+    printf("\n");
     return 0;
 }
 
@@ -91,6 +111,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--sgemm")) { sgemm = 1; continue; }
+        if (!strcmp(a, "--kernels")) return list_kernels();
         if (!strcmp(a, "--per-tau")) { per_tau = 1; continue; }
         if (!val) { fprintf(stderr, "bench_field: %s needs a value\n", a); return 2; }
         if (!strcmp(a, "--n")) n = atol(val);

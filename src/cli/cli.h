@@ -15,6 +15,11 @@ int cmd_eval(int argc, char **argv);
 int cmd_classifier(int argc, char **argv);
 int cmd_curl(int argc, char **argv);
 int cmd_particles(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+/* At the start of main: restart the command once with OPENBLAS_CORETYPE set when OpenBLAS
+ * fell back to a kernel below this CPU's class (src/cli/blas_select.c, drift/blas.h). */
+void cli_blas_select(char **argv);
 
 /* Option table: every subcommand declares its options once; the parser fills values,
  * rejects unknown options and missing values, and prints --help from the same table. */

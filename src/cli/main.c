@@ -19,6 +19,7 @@ static const subcommand subcommands[] = {
     {"classifier", cmd_classifier, "train / inspect the feature network that drift eval measures in"},
     {"curl", cmd_curl, "is a drift field conservative? curl, Jacobian asymmetry, circulation (+ 2-D figure)"},
     {"particles", cmd_particles, "finite-particle flows toward a target; residual-vs-N sweeps against theory"},
+    {"info", cmd_info, "version, CPU, BLAS library and kernel in use, threads, a 1-second SGEMM probe"},
     {NULL, NULL, NULL},
 };
 
@@ -33,6 +34,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    cli_blas_select(argv); /* may restart drift on a better OpenBLAS kernel (drift/blas.h) */
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return argc < 2 ? 2 : 0;

@@ -1,0 +1,135 @@
+/* cmd_info.c — `drift info`: version, CPU, the BLAS and kernel in use, who chose the kernel,
+ * threads, and a short SGEMM probe. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "cli/cli.h"
+#include "drift/blas.h"
+#include "drift/core.h"
+#include "drift/json.h"
+
+static const char *USAGE = "drift info [--probe-seconds S] [--probe-size N] [--threads T] [--json]";
+static const char *DESCRIPTION =
+    "Prints the drift version, the CPU (vendor, family/model, the vector features its kernels can\n"
+    "use), the BLAS library and its configuration, the GEMM kernel in use and who chose it\n"
+    "(OpenBLAS, OPENBLAS_CORETYPE, or drift: when OpenBLAS falls back to a generic kernel below\n"
+    "what the CPU runs, drift restarts itself with OPENBLAS_CORETYPE set; DRIFT_BLAS_CORETYPE=keep\n"
+    "turns that off, DRIFT_BLAS_CORETYPE=NAME asks for a kernel), the thread count, and an SGEMM\n"
+    "probe (N^3 products for about S seconds on T threads; median and best GFLOP/s).";
+
+static const char *chooser(const drift_blas_info *b, const char *env_drift)
+{
+    if (b->chosen_from) {
+        const int asked = env_drift && *env_drift && strcasecmp(env_drift, "auto");
+        return asked ? "drift (DRIFT_BLAS_CORETYPE)" : "drift";
+    }
+    return b->env_coretype ? "OPENBLAS_CORETYPE" : "OpenBLAS";
+}
+
+static const struct {
+    unsigned bit;
+    const char *name;
+} feature_names[] = {
+    {DRIFT_CPU_AVX, "avx"},           {DRIFT_CPU_FMA, "fma"},           {DRIFT_CPU_AVX2, "avx2"},
+    {DRIFT_CPU_AVX512F, "avx512f"},   {DRIFT_CPU_AVX512DQ, "avx512dq"}, {DRIFT_CPU_AVX512CD, "avx512cd"},
+    {DRIFT_CPU_AVX512BW, "avx512bw"}, {DRIFT_CPU_AVX512VL, "avx512vl"}, {DRIFT_CPU_AVX512_BF16, "avx512_bf16"},
+};
+#define N_FEATURES (int)(sizeof feature_names / sizeof feature_names[0])
+
+int cmd_info(int argc, char **argv)
+{
+    double probe_seconds = 1.0;
+    int probe_size = 2048, threads = 0, json = 0;
+    cli_opt opts[] = {
+        {"--probe-seconds", OPT_DOUBLE, &probe_seconds, "S", "SGEMM probe length (default 1; 0 = no probe)", 0},
+        {"--probe-size", OPT_INT, &probe_size, "N", "probe matrix size N (N x N times N x N; default 2048)", 0},
+        {"--threads", OPT_INT, &threads, "T", "threads (default: all cores)", 0},
+        {"--json", OPT_FLAG, &json, NULL, "one JSON object instead of text", 0},
+    };
+    int pr = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), USAGE, DESCRIPTION);
+    if (pr) return pr > 0 ? 0 : 2;
+    if (threads < 0 || !(probe_seconds >= 0 && probe_seconds <= 600) || probe_size < 16 || probe_size > 16384) {
+        fprintf(stderr, "drift info: --threads must be >= 0, --probe-seconds in [0, 600], --probe-size in [16, 16384]\n");
+        return 2;
+    }
+    drift_set_threads(threads);
+    drift_blas_info b;
+    drift_blas_get_info(&b);
+    const char *env_drift = getenv("DRIFT_BLAS_CORETYPE");
+    const char *who = chooser(&b, env_drift);
+    drift_blas_probe probe;
+    int probed = 0;
+    if (probe_seconds > 0) {
+        if (drift_blas_probe_sgemm(probe_seconds, probe_size, &probe)) return cli_fail("info", "SGEMM probe failed");
+        probed = 1;
+    }
+    if (json) {
+        drift_jsonw w;
+        drift_jsonw_init(&w);
+        drift_jsonw_begin_object(&w);
+        drift_jsonw_key(&w, "drift_version"); drift_jsonw_string(&w, DRIFT_VERSION_STRING);
+        drift_jsonw_key(&w, "cpu");
+        drift_jsonw_begin_object(&w);
+        drift_jsonw_key(&w, "vendor"); drift_jsonw_string(&w, b.cpu.vendor);
+        drift_jsonw_key(&w, "family"); drift_jsonw_int(&w, b.cpu.family);
+        drift_jsonw_key(&w, "model"); drift_jsonw_int(&w, b.cpu.model);
+        drift_jsonw_key(&w, "features");
+        drift_jsonw_begin_array(&w);
+        for (int i = 0; i < N_FEATURES; i++)
+            if (b.cpu.features & feature_names[i].bit) drift_jsonw_string(&w, feature_names[i].name);
+        drift_jsonw_end_array(&w);
+        drift_jsonw_end_object(&w);
+        drift_jsonw_key(&w, "blas");
+        drift_jsonw_begin_object(&w);
+        drift_jsonw_key(&w, "library"); drift_jsonw_string(&w, "OpenBLAS");
+        drift_jsonw_key(&w, "config"); drift_jsonw_string(&w, b.config ? b.config : "");
+        drift_jsonw_key(&w, "kernel"); drift_jsonw_string(&w, b.corename ? b.corename : "");
+        drift_jsonw_key(&w, "dynamic_arch"); drift_jsonw_bool(&w, b.dynamic);
+        drift_jsonw_key(&w, "chosen_by"); drift_jsonw_string(&w, who);
+        drift_jsonw_key(&w, "openblas_choice");
+        if (b.chosen_from) drift_jsonw_string(&w, b.chosen_from); else drift_jsonw_null(&w);
+        drift_jsonw_key(&w, "openblas_coretype");
+        if (b.env_coretype) drift_jsonw_string(&w, b.env_coretype); else drift_jsonw_null(&w);
+        drift_jsonw_key(&w, "recommended");
+        if (b.recommended) drift_jsonw_string(&w, b.recommended); else drift_jsonw_null(&w);
+        drift_jsonw_key(&w, "threads"); drift_jsonw_int(&w, b.threads);
+        drift_jsonw_end_object(&w);
+        drift_jsonw_key(&w, "omp_threads"); drift_jsonw_int(&w, omp_get_max_threads());
+        drift_jsonw_key(&w, "probe");
+        if (probed) {
+            drift_jsonw_begin_object(&w);
+            drift_jsonw_key(&w, "size"); drift_jsonw_int(&w, probe.size);
+            drift_jsonw_key(&w, "calls"); drift_jsonw_int(&w, probe.calls);
+            drift_jsonw_key(&w, "seconds"); drift_jsonw_double(&w, probe.seconds);
+            drift_jsonw_key(&w, "median_gflops"); drift_jsonw_double(&w, probe.median_gflops);
+            drift_jsonw_key(&w, "best_gflops"); drift_jsonw_double(&w, probe.best_gflops);
+            drift_jsonw_end_object(&w);
+        } else {
+            drift_jsonw_null(&w);
+        }
+        drift_jsonw_end_object(&w);
+        int st = drift_jsonw_status(&w);
+        if (!st) printf("%s\n", w.buf);
+        drift_jsonw_free(&w);
+        if (st) return cli_fail("info", "cannot write JSON");
+        return 0;
+    }
+    printf("drift %s\n", DRIFT_VERSION_STRING);
+    printf("cpu:     %s family %d model %d;", b.cpu.vendor[0] ? b.cpu.vendor : "unknown", b.cpu.family, b.cpu.model);
+    int any = 0;
+    for (int i = 0; i < N_FEATURES; i++)
+        if (b.cpu.features & feature_names[i].bit) printf(" %s", feature_names[i].name), any = 1;
+    printf("%s\n", any ? "" : " no AVX");
+    printf("blas:    %s\n", b.config ? b.config : "(unknown)");
+    printf("kernel:  %s, chosen by %s", b.corename ? b.corename : "(unknown)", who);
+    if (b.chosen_from) printf(" (OpenBLAS's own choice here: %s)", b.chosen_from);
+    else if (b.recommended) printf(" (a fallback: this CPU runs %s kernels; the drift command restarts with them unless told otherwise)", b.recommended);
+    printf("\nthreads: %d (OpenMP %d)\n", b.threads, omp_get_max_threads());
+    if (probed)
+        printf("sgemm:   %.1f GFLOP/s median, %.1f best (%d^3, %d calls in %.2f s)\n", probe.median_gflops,
+               probe.best_gflops, probe.size, probe.calls, probe.seconds);
+    return 0;
+}
