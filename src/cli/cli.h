@@ -5,7 +5,10 @@
 
 #include <stdio.h>
 
-#define DRIFT_VERSION_STRING "0.1.0"
+#include "drift/version.h"
+
+/* The CLI reports the library's version (include/drift/version.h). */
+#define DRIFT_VERSION_STRING drift_version_string()
 
 /* Subcommands. Each returns the process exit code (0 ok, 1 failure, 2 usage error). */
 int cmd_field(int argc, char **argv);
