@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch CPU peer of bench_field: Deng et al.'s Algorithm 2, the plain form (SPEC §3).
+"""PyTorch CPU peer of bench_field: Deng et al.'s Algorithm 2, the plain form (docs/MATH.md §3).
 
     T = [X; Y+],  K_ij = exp(-||x_i - t_j|| / tau) with the self entries K_ii = 0,
     A = K / sqrt(rowsum(K) * colsum(K)),

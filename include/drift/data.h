@@ -7,7 +7,7 @@
  *   dataset.c  drift_dataset: a float32 (n, D) matrix plus optional int32 labels, loaded from
  *              Fashion-MNIST, MNIST, NPY files or a toy distribution by name;
  *   classes.c  per-class index lists, sampling without replacement and the per-class queues of
- *              the reference recipe (SPEC §7).
+ *              the reference recipe (docs/MATH.md §7).
  *
  * Images are stored as rows of D = h*w*c floats in (h, w, c) order (channel last), pixel
  * values v in 0..255 mapped to v/127.5 - 1, i.e. into [-1, 1]: generators end in no squashing

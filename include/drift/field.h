@@ -1,4 +1,4 @@
-/* drift/field.h — the drift-field engine (SPEC §2–§4).
+/* drift/field.h — the drift-field engine (docs/MATH.md §2–§3).
  *
  * A batch: queries X (n × d, the generated samples), positives Y⁺ (p × d, data, weights
  * w⁺ ≥ 0), negatives Y⁻ (m × d, weights w⁻). When no negatives are given, Y⁻ = X and each
@@ -8,7 +8,7 @@
  * For each temperature τ the engine computes
  *     V_τ(x) = pos_scale · F_{Y⁺}(x) − neg_scale · F_{Y⁻}(x)
  * for the chosen family F (meanshift, sharp, kdegrad, mmd; deng couples both sides through
- * a joint normalization, see SPEC §3), optionally divides it by its RMS λ_τ, and sums over τ.
+ * a joint normalization, see docs/MATH.md §3), optionally divides it by its RMS λ_τ, and sums over τ.
  * Conservative families (sharp, kdegrad, mmd) can also return the potential Φ with ∇Φ = V.
  *
  * Two paths with one contract:
@@ -68,9 +68,9 @@ typedef struct drift_field_config {
     drift_deng_norm deng_norm;  /* deng only */
     double pos_scale;           /* attraction scale (default 1) */
     double neg_scale;           /* repulsion scale (default 1) */
-    int feature_norm;           /* distances / weighted mean distance (SPEC §3 (a)) */
-    int drift_norm;             /* each temperature's field divided by its RMS λ_τ (SPEC §3 (e)) */
-    /* The authors' released deng loss (SPEC §3 deng notes); only for the deng family. */
+    int feature_norm;           /* distances / weighted mean distance (docs/MATH.md §3.1 (a)) */
+    int drift_norm;             /* each temperature's field divided by its RMS λ_τ (docs/MATH.md §3.1 (e)) */
+    /* The authors' released deng loss (docs/MATH.md §3.1); only for the deng family. */
     int deng_soft_mask;         /* (b) self entries get +100 on the normalized distance */
     int deng_floor;             /* (c) A = sqrt(max(softmax_row ⊙ softmax_col, 1e-6)) */
     int block_rows;             /* fast path: queries per block (0 = automatic) */
@@ -100,9 +100,9 @@ int drift_family_parse(const char *s, drift_family *out);
 int drift_kernel_parse(const char *s, drift_kernel *out);
 int drift_deng_norm_parse(const char *s, drift_deng_norm *out);
 
-/* ---- kernels (SPEC §2), in float64 ------------------------------------------------ */
+/* ---- kernels (docs/MATH.md §2), in float64 ---------------------------------------- */
 /* log κ(r), log κ#(r), and g(r) = −κ'(r)/r  (so ∇_x κ(‖x−y‖) = g(r)(y − x)). For laplace
- * g(0) is taken as 0 (∇κ is undefined at r = 0; SPEC §3 sets it to zero). */
+ * g(0) is taken as 0 (∇κ is undefined at r = 0; docs/MATH.md §3 sets it to zero). */
 double drift_kernel_log(drift_kernel k, double r, double tau, double alpha);
 double drift_kernel_log_sharp(drift_kernel k, double r, double tau, double alpha);
 double drift_kernel_log_grad(drift_kernel k, double r, double tau, double alpha);

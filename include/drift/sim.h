@@ -1,5 +1,5 @@
 /* drift/sim.h — experiments without a network: is a drift field conservative, and how do
- * finite particles behave when they follow it (SPEC §3, §5, §6)?
+ * finite particles behave when they follow it (docs/MATH.md §3, §5, §6)?
  *
  * Four parts, each in its own source file under src/sim/:
  *   gmm.c        gaussian mixtures in R^d with their exact smoothed densities and scores:
@@ -193,7 +193,7 @@ typedef struct drift_particles_config {
     int steps;                /* Euler steps T */
     double eta;               /* step size η */
     int log_every;            /* log R, MMD, occupancy every this many steps (0: T/20) */
-    int self_term;            /* 1: the particle's own kernel term is in q_N (SPEC §5);
+    int self_term;            /* 1: the particle's own kernel term is in q_N (docs/MATH.md §5);
                                * 0: excluded (the engine's self-masking) */
     int exact_score;          /* 1: for kdegrad + gaussian + a mixture target, the data side is
                                * ∇ log (p * K_h) exactly; 0: always use target samples */

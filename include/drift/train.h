@@ -1,4 +1,4 @@
-/* drift/train.h — training one-step generators with drift fields (SPEC §4, §7).
+/* drift/train.h — training one-step generators with drift fields (docs/MATH.md §4, §7).
  *
  * Two layers:
  *   drift_drift_loss     the objective of one step given the generated samples of each class
@@ -58,7 +58,7 @@ typedef struct drift_loss_stats {
 int drift_drift_loss(const drift_field_config *field, drift_objective obj, const float *x, int64_t d,
                      const drift_class_group *groups, int n_groups, float *grad, drift_loss_stats *stats);
 
-/* Guidance (SPEC §7): for a sampled α ≥ 1 and N_neg generated, N_unc unconditional negatives,
+/* Guidance (docs/MATH.md §7): for a sampled α ≥ 1 and N_neg generated, N_unc unconditional negatives,
  * the kernel weight w of each unconditional negative with α = ((N_neg−1) + N_unc·w)/(N_neg−1). */
 double drift_guidance_weight(double alpha, int64_t n_neg, int64_t n_unc);
 /* α ∈ [1, alpha_max] with density ∝ α^−3, by inverting its CDF at u ∈ [0, 1). */
@@ -94,7 +94,7 @@ typedef struct drift_train_config {
 } drift_train_config;
 
 /* Defaults for a dataset name and preset ("default" or "quick"): image datasets get the conv
- * generator and the released deng recipe, toys the SPEC §7 toy demo. */
+ * generator and the released deng recipe, toys the docs/MATH.md §7 toy demo. */
 int drift_train_config_defaults(drift_train_config *cfg, const char *data, const char *preset);
 /* Set one option from text ("lr", "2e-4"); unknown keys and bad values are DRIFT_EINVAL. */
 int drift_train_config_set(drift_train_config *cfg, const char *key, const char *value);

@@ -15,7 +15,7 @@
 static const char *USAGE = "drift curl [--pos SPEC] [--neg SPEC] [--dim D] [--families LIST] [--kernels LIST] [--tau T] [--out FIG.png] [--json]";
 
 static const char *DESCRIPTION =
-    "Measures whether drift fields are gradients of a potential (SPEC §6; Franz et al.).\n"
+    "Measures whether drift fields are gradients of a potential (docs/MATH.md §6; Franz et al.).\n"
     "Positives and negatives are point clouds: a distribution spec (gaussian[:STD[:SHIFT]],\n"
     "mixture:K[:STD], a 2-D toy such as two_mode or swiss_roll) sampled --n-pos/--n-neg times,\n"
     "or an (n, D) NPY file. For every family x kernel it reports, at random probe points near\n"

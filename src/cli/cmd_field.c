@@ -1,4 +1,4 @@
-/* cmd_field.c — `drift field`: evaluate a drift field on NPY inputs (SPEC §3). */
+/* cmd_field.c — `drift field`: evaluate a drift field on NPY inputs (docs/MATH.md §3). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

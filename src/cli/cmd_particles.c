@@ -1,5 +1,5 @@
 /* cmd_particles.c — `drift particles`: finite-particle flows x ← x + η v(x) toward a target
- * (SPEC §5), one run with its trace, CSV and pictures, or a sweep over N that measures how
+ * (docs/MATH.md §5), one run with its trace, CSV and pictures, or a sweep over N that measures how
  * the final residual velocity decays (Balasubramanian: N^(−1/(d+4)) for the KDE-gradient
  * velocity with h ∝ N^(−1/(d+4))). */
 #include <inttypes.h>
@@ -23,7 +23,7 @@ static const char *DESCRIPTION =
     "velocity (kdegrad, gaussian kernel) whose data side grad log(p * K_h) is exact for a gaussian-\n"
     "mixture target (gaussian[:STD[:SHIFT]], mixture:K[:STD], two_mode, 8gaussians); other\n"
     "families and targets (toys, NPY files) use --n-target target samples as positives. The\n"
-    "particle's own kernel term is included (SPEC §5) unless --no-self.\n"
+    "particle's own kernel term is included (docs/MATH.md §5) unless --no-self.\n"
     "Bandwidth h = --h, or c N^(-1/(d+4)) with c = --bw-c (default 1). Step eta = --eta, or\n"
     "--eta-h2 times h^2 (default 0.2; explicit Euler needs eta of order h^2). Steps = --steps, or\n"
     "--time / eta (default time 10), so runs with different N cover the same flow time; or\n"

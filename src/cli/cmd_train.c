@@ -25,7 +25,7 @@ static void usage(void)
            "Defaults depend on the dataset: images (fashion-mnist, mnist) train the conv generator,\n"
            "class-conditional with guidance, with the released deng recipe (laplace kernel,\n"
            "tau 0.02,0.05,0.2 relative to the mean distance, feature and drift normalization);\n"
-           "toy 2-D data trains the SPEC's toy MLP with tau 0.05. --preset quick finishes in about\n"
+           "toy 2-D data trains Deng et al.'s toy MLP with tau 0.05. --preset quick finishes in about\n"
            "five minutes on 2 cores.\n\noptions:\n");
     printf("  %-24s %s\n", "--preset P", "default | quick");
     printf("  %-24s %s\n", "--resume [CKPT]", "continue from a checkpoint (default: OUT/checkpoint.safetensors)");

@@ -1,4 +1,4 @@
-/* fast_coef.c — coefficient rows of the fast path (SPEC §3 in float32).
+/* fast_coef.c — coefficient rows of the fast path (docs/MATH.md §3 in float32).
  *
  * For one query x_i and one temperature, every family is written as
  *     V(x_i) = Σ_j C_ij (t_j − x_i)
@@ -180,7 +180,7 @@ static void separable_row(const fast_plan *pl, int t, int64_t i, const float *z,
     }
 }
 
-/* Deng et al.'s joint normalization: A from row and column log-sums (SPEC §3), then
+/* Deng et al.'s joint normalization: A from row and column log-sums (docs/MATH.md §3), then
  * C_ij = w_j A_ij · (+pos_scale · Σ_neg wA  |  −neg_scale · Σ_pos wA). */
 static void deng_row(const fast_plan *pl, int t, int64_t i, const float *z, float *crow, float *lk,
                      fast_row_info *info)

@@ -357,7 +357,7 @@ static void pack_batch(fast_run *run)
 
 /* ---- plan ------------------------------------------------------------------------- */
 
-/* Kernel constants per temperature, in working units (SPEC §3 feature normalization: τ is
+/* Kernel constants per temperature, in working units (docs/MATH.md §3.2 feature normalization: τ is
  * relative to the mean distance there, τ_w = τ·√d) expressed on tile values. */
 static void plan_temperatures(const drift_field_config *cfg, const fast_batch *fb, double s, fast_plan *pl)
 {

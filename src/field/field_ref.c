@@ -1,4 +1,4 @@
-/* field_ref.c — the float64 reference evaluation of every drift field (SPEC §3).
+/* field_ref.c — the float64 reference evaluation of every drift field (docs/MATH.md §3).
  *
  * A plain transcription of the formulas, written to be obviously right rather than fast:
  * explicit distances, explicit loops, all sums of exponentials taken with the maximum
@@ -101,7 +101,7 @@ static void side_field(const drift_field_config *cfg, double tau, const double *
     *phi = mx + log(B) - log(wsum);
 }
 
-/* Deng et al.'s joint normalization over the targets T = [negatives; positives] (SPEC §3). */
+/* Deng et al.'s joint normalization over the targets T = [negatives; positives] (docs/MATH.md §3). */
 static int deng_field(const drift_field_config *cfg, const ref_batch *rb, double tau, double soft_add,
                       double *vt)
 {

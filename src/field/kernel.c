@@ -1,4 +1,4 @@
-/* kernel.c — radial kernels, their sharp kernels and gradients, in log form (SPEC §2).
+/* kernel.c — radial kernels, their sharp kernels and gradients, in log form (docs/MATH.md §2).
  *
  * Everything is returned as a logarithm so that sums of kernel values can be normalized
  * with the row maximum subtracted: far-apart points then give finite fields instead of

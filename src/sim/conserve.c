@@ -1,4 +1,4 @@
-/* conserve.c — is a drift field a gradient? (SPEC §6 checks 3–4; Franz et al.)
+/* conserve.c — is a drift field a gradient? (docs/MATH.md §6 checks 3–4; Franz et al.)
  *
  * Three measurements, all from central differences of the float64 reference engine:
  *   - the curl ∂V_y/∂x − ∂V_x/∂y of a 2-D field on a grid (the heatmap of Franz et al. Fig. 1);

@@ -1,5 +1,5 @@
 /* gmm.c — gaussian mixtures with diagonal covariances: sampling, and the exact density and
- * score of the mixture smoothed by a gaussian kernel (SPEC §5).
+ * score of the mixture smoothed by a gaussian kernel (docs/MATH.md §5).
  *
  * Smoothing a component N(μ, diag σ²) by K_h = N(0, h² I) gives N(μ, diag(σ² + h²)), so the
  * smoothed mixture is again a mixture and everything below is closed form. All sums over

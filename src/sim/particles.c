@@ -1,4 +1,4 @@
-/* particles.c — finite-particle drifting without a network (SPEC §5; Balasubramanian).
+/* particles.c — finite-particle drifting without a network (docs/MATH.md §5; Balasubramanian).
  *
  * N particles move by explicit Euler steps x ← x + η v(x), where v is a drift field of any
  * family with the target on the positive side and the particles themselves on the negative

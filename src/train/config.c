@@ -223,7 +223,7 @@ int drift_train_config_defaults(drift_train_config *cfg, const char *data, const
     const int npy = len > 4 && !strcmp(data + len - 4, ".npy");
     if (is_image_dataset(data) || npy) {
         /* images: conv generator, class-conditional with guidance, the released deng recipe
-         * (SPEC §7) at a CPU-sized batch */
+         * (docs/MATH.md §7) at a CPU-sized batch */
         snprintf(cfg->model, sizeof cfg->model, npy ? "mlp" : "conv");
         cfg->noise_dim = 64;
         cfg->width = npy ? 512 : 32;
@@ -253,7 +253,7 @@ int drift_train_config_defaults(drift_train_config *cfg, const char *data, const
         cfg->ckpt_every = quick ? 250 : 500;
         cfg->eval_every = quick ? 500 : 1000;
     } else {
-        /* toy 2-D (SPEC §7): MLP 32→256→256→256→2, 2048 generated and 2048 data per step, τ = 0.05 */
+        /* toy 2-D (docs/MATH.md §7): MLP 32→256→256→256→2, 2048 generated and 2048 data per step, τ = 0.05 */
         snprintf(cfg->model, sizeof cfg->model, "mlp");
         cfg->noise_dim = 32;
         cfg->width = 256;

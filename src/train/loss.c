@@ -1,4 +1,4 @@
-/* loss.c — the objective of one drifting step (SPEC §4): field per class group, dL/dx, stats.
+/* loss.c — the objective of one drifting step (docs/MATH.md §4): field per class group, dL/dx, stats.
  *
  * Conventions: the drift objective is the mean over samples *and dimensions* of
  * ‖x/s − sg(x/s + V/s)‖² (s = the feature scale, 1 without feature normalization), exactly

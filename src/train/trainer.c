@@ -1,4 +1,4 @@
-/* trainer.c — the drifting training loop (SPEC §4, §7).
+/* trainer.c — the drifting training loop (docs/MATH.md §4, §7).
  *
  * One step:
  *   1. pick the class groups of the step (conditional: N_c distinct classes; else N_c groups

@@ -1,4 +1,4 @@
-/* SPEC §6 check 6: the float32 fast path (drift_field_compute) agrees with the float64
+/* docs/MATH.md §6 check 6: the float32 fast path (drift_field_compute) agrees with the float64
  * reference (drift_field_compute_f64) — every family × kernel, deng's normalizations and the
  * released-loss options, self-masking / explicit negatives / extra negatives with weights,
  * feature and drift normalization, several temperatures, potentials, diagnostics and the

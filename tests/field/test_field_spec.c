@@ -1,4 +1,4 @@
-/* SPEC §6 checks 1–5 on the float64 reference, for every family × kernel, plus the deng
+/* docs/MATH.md §6 checks 1–5 on the float64 reference, for every family × kernel, plus the deng
  * algorithm against a direct transcription of Deng et al.'s Algorithm 2 and of the
  * authors' released loss, and the numerical edge cases. */
 #include "drift/error.h"
@@ -195,7 +195,7 @@ static void test_sharp_needs_a_sharp_kernel(void)
     CHECK(drift_field_config_check(&c) == DRIFT_OK);
 }
 
-/* Deng et al. Algorithm 2, transcribed directly (plain form, SPEC §3): T = [X; Y⁺], K with the
+/* Deng et al. Algorithm 2, transcribed directly (plain form, docs/MATH.md §3): T = [X; Y⁺], K with the
  * self entries zeroed, A = K / sqrt(rowsum·colsum), and the y_j / x_l form of V. */
 static void algorithm2(int n, int p, int d, const double *x, const double *y, double tau, int norm, double *v)
 {
@@ -243,7 +243,7 @@ static void test_deng_matches_algorithm2(void)
     }
 }
 
-/* The authors' released loss (SPEC §3 deng notes (a)–(f)), transcribed step by step as their
+/* The authors' released loss (docs/MATH.md §3.1 (a)–(f)), transcribed step by step as their
  * code computes it: targets [gen; extra neg; pos] with weights, distances normalized by the
  * weighted mean, +100 on the gen–gen diagonal, A = sqrt(clip(softmax_row·softmax_col, 1e-6))·w,
  * force per temperature divided by its RMS, summed; returned in data units (× scale_inputs). */

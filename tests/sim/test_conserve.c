@@ -1,4 +1,4 @@
-/* test_conserve.c — curl, Jacobian asymmetry and circulation (SPEC §6 checks 3–4):
+/* test_conserve.c — curl, Jacobian asymmetry and circulation (docs/MATH.md §6 checks 3–4):
  * ≈ 0 (< 1e-6 relative) for the conservative families and the gaussian meanshift, clearly
  * non-zero for laplace/rq meanshift and deng; the three measurements agree with each other in
  * 2-D; the deng single-query convention matches a hand evaluation. */

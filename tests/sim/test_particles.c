@@ -1,4 +1,4 @@
-/* test_particles.c — particle flows (SPEC §5): the velocity against a plain float64
+/* test_particles.c — particle flows (docs/MATH.md §5): the velocity against a plain float64
  * transcription (exact smoothed score minus the particles' KDE score, self term in or out),
  * a flow started on its target stays near equilibrium, a flow started off target converges,
  * the MMD (eval's) and occupancy statistics, determinism, and a small sweep. */
