@@ -10,6 +10,10 @@
  *     lr = drift_lr_at(&schedule, opt.step);
  *     drift_adamw_step(&opt, params, grads, lr, mask);
  *     drift_ema_update(&ema, params);
+ *
+ * All four run on the library's threads over fixed chunks of the flat arrays, and give bitwise
+ * the same results for any thread count (the clipping norm sums one partial per chunk, in
+ * chunk order).
  */
 #ifndef DRIFT_OPTIM_H
 #define DRIFT_OPTIM_H

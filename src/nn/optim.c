@@ -1,16 +1,19 @@
 /* optim.c — AdamW, gradient clipping, learning-rate schedule, EMA of weights.
- * Loops are elementwise over flat arrays; reductions go through per-thread partial sums
- * added in thread order, so results are reproducible for a fixed thread count. */
+ * Every loop runs over fixed chunks of CHUNK elements, spread over the threads: an element's
+ * arithmetic (vector or scalar) and the reduction's partial sums (one per chunk, added in chunk
+ * order) do not depend on how many threads there are, so results are bitwise the same for any
+ * thread count. */
 #include "drift/optim.h"
 
 #include <math.h>
 #include <string.h>
 
-#include <omp.h>
-
 #include "drift/core.h"
 
 #define PAR_THRESHOLD 65536
+#define CHUNK 16384 /* floats: 64 KiB, a few per core's L2 */
+
+static size_t n_chunks(size_t n) { return (n + CHUNK - 1) / CHUNK; }
 
 int drift_adamw_init(drift_adamw *opt, size_t n, float beta1, float beta2, float eps,
                      float weight_decay)
@@ -63,39 +66,55 @@ int drift_adamw_step(drift_adamw *opt, float *params, const float *grads, float 
     const float inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(b2, t)));
     const float decay = lr * opt->weight_decay;
     float *m = opt->m, *v = opt->v;
-    const size_t n = opt->n;
+    const size_t n = opt->n, nc = n_chunks(n);
     #pragma omp parallel for schedule(static) if (n > PAR_THRESHOLD)
-    for (size_t i = 0; i < n; i++) {
-        float keep = decay_mask && !decay_mask[i] ? 1.0f : 1.0f - decay;
-        adamw_update(params + i, m + i, v + i, grads[i], keep, b1, b2, step_size, inv_sqrt_bc2, eps);
+    for (size_t c = 0; c < nc; c++) {
+        const size_t hi = c + 1 < nc ? (c + 1) * CHUNK : n;
+        #pragma omp simd
+        for (size_t i = c * CHUNK; i < hi; i++) {
+            float keep = decay_mask && !decay_mask[i] ? 1.0f : 1.0f - decay;
+            adamw_update(params + i, m + i, v + i, grads[i], keep, b1, b2, step_size, inv_sqrt_bc2, eps);
+        }
     }
     return DRIFT_OK;
 }
 
+static double chunk_sumsq(const float *g, size_t lo, size_t hi)
+{
+    double s = 0.0;
+    #pragma omp simd reduction(+ : s)
+    for (size_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
+    return s;
+}
+
 int drift_clip_grad_norm(float *grads, size_t n, float max_norm, double *norm_out)
 {
-    const int nt = n > PAR_THRESHOLD ? omp_get_max_threads() : 1;
-    double part[nt];
-    memset(part, 0, sizeof part);
-    #pragma omp parallel num_threads(nt)
-    {
-        int t = omp_get_thread_num(), T = omp_get_num_threads();
-        size_t lo = n * t / T, hi = n * (t + 1) / T;
-        double s = 0.0;
-        #pragma omp simd reduction(+ : s)
-        for (size_t i = lo; i < hi; i++) s += (double)grads[i] * grads[i];
-        part[t] = s;
-    }
+    /* One partial sum per chunk, added in chunk order. Without memory for the partial sums
+     * the same sums are formed one chunk after another: the same number, on one thread. */
+    const size_t nc = n_chunks(n);
+    double stack_part[256]; /* up to 4M parameters */
+    double *part = n <= PAR_THRESHOLD ? NULL : nc <= 256 ? stack_part : drift_alloc(nc, sizeof(double));
     double sumsq = 0.0;
-    for (int t = 0; t < nt; t++) sumsq += part[t];
+    if (part) {
+        #pragma omp parallel for schedule(static)
+        for (size_t c = 0; c < nc; c++) part[c] = chunk_sumsq(grads, c * CHUNK, c + 1 < nc ? (c + 1) * CHUNK : n);
+        for (size_t c = 0; c < nc; c++) sumsq += part[c];
+        if (part != stack_part) drift_free(part);
+    } else {
+        for (size_t c = 0; c < nc; c++) sumsq += chunk_sumsq(grads, c * CHUNK, c + 1 < nc ? (c + 1) * CHUNK : n);
+    }
     double norm = sqrt(sumsq);
     if (norm_out) *norm_out = norm;
     if (!isfinite(norm))
         return drift_error(DRIFT_ENUMERIC, "gradient norm is not finite (%g)", norm);
     if (max_norm > 0.0f && norm > max_norm) {
         float scale = (float)(max_norm / (norm + 1e-6));
-        #pragma omp parallel for simd schedule(static) if (n > PAR_THRESHOLD)
-        for (size_t i = 0; i < n; i++) grads[i] *= scale;
+        #pragma omp parallel for schedule(static) if (n > PAR_THRESHOLD)
+        for (size_t c = 0; c < nc; c++) {
+            const size_t hi = c + 1 < nc ? (c + 1) * CHUNK : n;
+            #pragma omp simd
+            for (size_t i = c * CHUNK; i < hi; i++) grads[i] *= scale;
+        }
     }
     return DRIFT_OK;
 }
@@ -163,8 +182,12 @@ void drift_ema_update(drift_ema *e, const float *params)
 {
     const float d = (float)drift_ema_next_decay(e), keep = 1.0f - d;
     float *s = e->shadow;
-    const size_t n = e->n;
-    #pragma omp parallel for simd schedule(static) if (n > PAR_THRESHOLD)
-    for (size_t i = 0; i < n; i++) s[i] = d * s[i] + keep * params[i];
+    const size_t n = e->n, nc = n_chunks(n);
+    #pragma omp parallel for schedule(static) if (n > PAR_THRESHOLD)
+    for (size_t c = 0; c < nc; c++) {
+        const size_t hi = c + 1 < nc ? (c + 1) * CHUNK : n;
+        #pragma omp simd
+        for (size_t i = c * CHUNK; i < hi; i++) s[i] = d * s[i] + keep * params[i];
+    }
     e->updates++;
 }

@@ -216,6 +216,52 @@ static void test_ema(void)
     CHECK(drift_ema_init(&e, p, 3, -0.1f, 0) == DRIFT_EINVAL);
 }
 
+/* Clipping, AdamW and the EMA give the same bytes on 1, 2, 3 and 4 threads: a size that is not
+ * a multiple of the chunk, gradients large enough to clip, three steps. */
+static void test_thread_count_invariance(void)
+{
+    enum { N = 300007, T = 4 };
+    float *p[T], *g = drift_alloc(N, 4), *g0 = drift_alloc(N, 4), *p0 = drift_alloc(N, 4);
+    float *shadow[T];
+    double norms[T][3];
+    unsigned char *mask = drift_alloc(N, 1);
+    drift_rng rng;
+    drift_rng_init(&rng, 11, 0);
+    drift_rng_fill_normal(&rng, p0, N, 0, 1);
+    drift_rng_fill_normal(&rng, g0, N, 0, 0.1f);
+    for (size_t i = 0; i < N; i++) mask[i] = i % 5 != 0;
+    const int saved = drift_get_threads();
+    for (int t = 0; t < T; t++) {
+        drift_set_threads(t + 1);
+        p[t] = drift_alloc(N, 4);
+        memcpy(p[t], p0, N * sizeof(float));
+        drift_adamw opt;
+        drift_ema ema;
+        CHECK_OK(drift_adamw_init(&opt, N, 0.9f, 0.95f, 1e-8f, 0.01f));
+        CHECK_OK(drift_ema_init(&ema, p[t], N, 0.99f, 1));
+        for (int s = 0; s < 3; s++) {
+            for (size_t i = 0; i < N; i++) g[i] = g0[i] * (float)(s + 1) + 1e-3f * (float)(i % 7);
+            CHECK_OK(drift_clip_grad_norm(g, N, 2.0f, &norms[t][s]));
+            CHECK_OK(drift_adamw_step(&opt, p[t], g, 1e-3f, mask));
+            drift_ema_update(&ema, p[t]);
+        }
+        shadow[t] = drift_alloc(N, 4);
+        memcpy(shadow[t], ema.shadow, N * sizeof(float));
+        drift_adamw_free(&opt);
+        drift_ema_free(&ema);
+    }
+    drift_set_threads(saved);
+    CHECK(norms[0][0] > 2.0); /* the clipping path ran */
+    for (int t = 1; t < T; t++) {
+        CHECK_MSG(!memcmp(norms[t], norms[0], sizeof norms[0]), "norm on %d threads %.17g vs %.17g", t + 1,
+                  norms[t][0], norms[0][0]);
+        CHECK_MSG(!memcmp(p[t], p[0], N * sizeof(float)), "parameters differ on %d threads", t + 1);
+        CHECK_MSG(!memcmp(shadow[t], shadow[0], N * sizeof(float)), "EMA differs on %d threads", t + 1);
+    }
+    for (int t = 0; t < T; t++) drift_free(p[t]), drift_free(shadow[t]);
+    drift_free(g), drift_free(g0), drift_free(p0), drift_free(mask);
+}
+
 int main(void)
 {
     RUN(test_adamw_matches_reference);
@@ -223,5 +269,6 @@ int main(void)
     RUN(test_clip_grad_norm);
     RUN(test_lr_schedule);
     RUN(test_ema);
+    RUN(test_thread_count_invariance);
     return TEST_SUMMARY();
 }
