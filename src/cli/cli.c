@@ -2,8 +2,12 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "drift/error.h"
 
@@ -126,4 +130,65 @@ int cli_parse_int_list(const char *s, int *vals, int max)
         vals[i] = (int)tmp[i];
     }
     return n;
+}
+
+void cli_std_fds_open(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+        int n = open("/dev/null", O_RDONLY); /* the lowest free descriptor: fd itself */
+        if (n >= 0 && n != fd) {
+            dup2(n, fd);
+            close(n);
+        }
+    }
+}
+
+int cli_close_stdout(int rc)
+{
+    errno = 0;
+    int err = fflush(stdout) != 0 ? errno : 0;
+    int bad = ferror(stdout);
+    errno = 0;
+    if (fclose(stdout) != 0 && !err) err = errno;
+    if (!bad && !err) return rc;
+    fprintf(stderr, "drift: error writing to standard output: %s\n", err ? strerror(err) : "write failed");
+    return rc ? rc : 1;
+}
+
+/* "<real directory>/<name>" of a path whose file may not exist yet (the path itself when the
+ * directory cannot be resolved). */
+static void resolve_output(const char *path, char *out, size_t size)
+{
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (n == 0) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)n, path);
+    if (realpath(dir, real)) snprintf(out, size, "%s/%s", real, base);
+    else snprintf(out, size, "%s", path);
+}
+
+static int same_output(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino && !S_ISCHR(sa.st_mode);
+    char ra[PATH_MAX + 256], rb[PATH_MAX + 256];
+    resolve_output(a, ra, sizeof ra);
+    resolve_output(b, rb, sizeof rb);
+    return !strcmp(ra, rb);
+}
+
+int cli_distinct_outputs(const char *cmd, int n, const char *const *names, const char *const *paths)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (paths[i] && paths[j] && same_output(paths[i], paths[j])) {
+                fprintf(stderr, "drift %s: %s and %s name the same file (%s, %s); give each output its own file\n",
+                        cmd, names[i], names[j], paths[i], paths[j]);
+                return 2;
+            }
+    return 0;
 }

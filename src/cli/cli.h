@@ -42,6 +42,19 @@ typedef struct {
 int cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const char *usage_line,
               const char *description);
 
+/* At the start of main: descriptors 0, 1, 2 that are closed are filled with /dev/null opened
+ * read-only, so that no file drift opens lands on them (and writes to a closed stdout still fail). */
+void cli_std_fds_open(void);
+/* At the end of main: flush and close stdout; on any write error print one line and return
+ * a failure status (rc when it is already one, else 1). */
+int cli_close_stdout(int rc);
+
+/* Refuse two outputs of one command that name the same file (compared after resolving: the
+ * same inode when both exist, else the same real directory and name; character devices such
+ * as /dev/null may repeat). names[i] is the option, paths[i] its value or NULL. Returns 0, or
+ * prints one line and returns 2. */
+int cli_distinct_outputs(const char *cmd, int n, const char *const *names, const char *const *paths);
+
 /* Print "drift <cmd>: <msg>: <library message>" to stderr and return 1. */
 int cli_fail(const char *cmd, const char *what);
 

@@ -98,6 +98,9 @@ int cmd_field(int argc, char **argv)
         fprintf(stderr, "drift field: --threads must be >= 0\n");
         return 2;
     }
+    const char *const out_names[] = {"--out", "--potential", "--diagnostics"};
+    const char *const out_paths[] = {out_path, phi_path, diag_path};
+    if (cli_distinct_outputs("field", 3, out_names, out_paths)) return 2;
     drift_set_threads(threads);
     const int f64 = !strcmp(precision, "f64");
 

@@ -13,6 +13,7 @@
 #include "drift/npy.h"
 #include "drift/rng.h"
 #include "drift/sim.h"
+#include "io/atomic.h"
 
 static const char *USAGE =
     "drift particles [--target SPEC] [--init SPEC] [--dim D] [--n N | --sweep-n LIST] [--family F] [--kernel K] [--json]";
@@ -40,41 +41,35 @@ static int sweep_progress(void *ctx, int64_t n, uint64_t seed, double residual, 
     return 0;
 }
 
+/* CSV files go through the library's atomic writer (temp file + rename, never a symlink). */
+static int csv_done(drift_atomic_file *af)
+{
+    if (drift_atomic_commit(af)) return cli_fail("particles", "cannot write the CSV"); /* removes the temp on failure */
+    return 0;
+}
+
 static int write_trace_csv(const char *path, const drift_particles_trace *tr, double eta)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "drift particles: cannot write %s\n", path);
-        return 1;
-    }
-    fprintf(f, "step,time,residual,mmd2,min_occupancy\n");
+    drift_atomic_file af;
+    if (drift_atomic_open(&af, path)) return cli_fail("particles", "cannot write the CSV");
+    drift_atomic_printf(&af, "step,time,residual,mmd2,min_occupancy\n");
     for (int64_t k = 0; k < tr->rows; k++)
-        fprintf(f, "%" PRId64 ",%.9g,%.9g,%.9g,%" PRId64 "\n", tr->step[k], eta * (double)tr->step[k], tr->residual[k],
-                tr->mmd2[k], tr->min_occupancy[k]);
-    if (fclose(f)) {
-        fprintf(stderr, "drift particles: error writing %s\n", path);
-        return 1;
-    }
-    return 0;
+        drift_atomic_printf(&af, "%" PRId64 ",%.9g,%.9g,%.9g,%" PRId64 "\n", tr->step[k], eta * (double)tr->step[k],
+                            tr->residual[k], tr->mmd2[k], tr->min_occupancy[k]);
+    return csv_done(&af);
 }
 
 static int write_sweep_csv(const char *path, const drift_sweep_result *r, uint64_t seed0)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "drift particles: cannot write %s\n", path);
-        return 1;
-    }
-    fprintf(f, "n,seed,h,eta,steps,residual,mmd2\n");
+    drift_atomic_file af;
+    if (drift_atomic_open(&af, path)) return cli_fail("particles", "cannot write the CSV");
+    drift_atomic_printf(&af, "n,seed,h,eta,steps,residual,mmd2\n");
     for (int s = 0; s < r->n_sizes; s++)
         for (int k = 0; k < r->n_seeds; k++)
-            fprintf(f, "%" PRId64 ",%" PRIu64 ",%.9g,%.9g,%d,%.9g,%.9g\n", r->sizes[s], seed0 + (uint64_t)k, r->h[s], r->eta[s],
-                    r->steps[s], r->residual[s * r->n_seeds + k], r->mmd2[s * r->n_seeds + k]);
-    if (fclose(f)) {
-        fprintf(stderr, "drift particles: error writing %s\n", path);
-        return 1;
-    }
-    return 0;
+            drift_atomic_printf(&af, "%" PRId64 ",%" PRIu64 ",%.9g,%.9g,%d,%.9g,%.9g\n", r->sizes[s], seed0 + (uint64_t)k,
+                                r->h[s], r->eta[s], r->steps[s], r->residual[s * r->n_seeds + k],
+                                r->mmd2[s * r->n_seeds + k]);
+    return csv_done(&af);
 }
 
 static void json_array_d(drift_jsonw *w, const char *key, const double *v, int n)
@@ -157,6 +152,9 @@ int cmd_particles(int argc, char **argv)
     if (sweep_s && (png || plot || save)) { fprintf(stderr, "drift particles: --png, --plot and --save are for single runs (use --sweep-plot)\n"); return 2; }
     if (!sweep_s && sweep_plot) { fprintf(stderr, "drift particles: --sweep-plot needs --sweep-n\n"); return 2; }
     if (png && (snapshots < 2 || snapshots > 12)) { fprintf(stderr, "drift particles: --snapshots must be in 2..12\n"); return 2; }
+    const char *const out_names[] = {"--csv", "--png", "--plot", "--save", "--sweep-plot"};
+    const char *const out_paths[] = {csv, png, plot, save, sweep_plot};
+    if (cli_distinct_outputs("particles", 5, out_names, out_paths)) return 2;
     cfg.field.rq_alpha = alpha;
     cfg.self_term = !no_self;
     cfg.exact_score = !no_exact;

@@ -53,6 +53,16 @@ int cmd_sample(int argc, char **argv)
         fprintf(stderr, "drift sample: --batch must be >= 1, --threads, --seed, --grid-cols and --grid-n >= 0\n");
         return 2;
     }
+    char lpath[1100];
+    if (!labels_out) {
+        size_t len = strlen(out);
+        if (len > 4 && !strcmp(out + len - 4, ".npy")) snprintf(lpath, sizeof lpath, "%.*s_labels.npy", (int)(len - 4), out);
+        else snprintf(lpath, sizeof lpath, "%s_labels.npy", out);
+        labels_out = lpath;
+    }
+    const char *const out_names[] = {"--out", labels_out == lpath ? "the default --labels-out" : "--labels-out", "--grid"};
+    const char *const out_paths[] = {out, labels_out, grid};
+    if (cli_distinct_outputs("sample", 3, out_names, out_paths)) return 2;
     drift_set_threads(threads);
     drift_model *m = NULL;
     drift_checkpoint info;
@@ -78,13 +88,6 @@ int cmd_sample(int argc, char **argv)
     double dt = drift_now() - t0;
     if (!rc && drift_npy_write_f32(out, x, n, m->out_dim)) rc = cli_fail("sample", "cannot write the samples");
     if (!rc && nc) {
-        char lpath[1100];
-        if (!labels_out) {
-            size_t len = strlen(out);
-            if (len > 4 && !strcmp(out + len - 4, ".npy")) snprintf(lpath, sizeof lpath, "%.*s_labels.npy", (int)(len - 4), out);
-            else snprintf(lpath, sizeof lpath, "%s_labels.npy", out);
-            labels_out = lpath;
-        }
         int32_t *l32 = drift_alloc((size_t)n, sizeof(int32_t));
         for (int i = 0; l32 && i < n; i++) l32[i] = labels[i];
         int64_t shape = n;

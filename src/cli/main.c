@@ -32,7 +32,7 @@ static void usage(FILE *f)
     fprintf(f, "\nEnvironment: OMP_NUM_THREADS sets the thread count (default: all cores).\n");
 }
 
-int main(int argc, char **argv)
+static int run_command(int argc, char **argv)
 {
     cli_blas_select(argv); /* may restart drift on a better OpenBLAS kernel (drift/blas.h) */
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -47,4 +47,12 @@ int main(int argc, char **argv)
         if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
     fprintf(stderr, "drift: unknown command '%s' (see drift --help)\n", argv[1]);
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    cli_std_fds_open();
+    /* every command's stdout (--json, tables, --help) is checked once here: a full disk, a
+     * closed stdout or a failed flush is an error, not a silent success */
+    return cli_close_stdout(run_command(argc, argv));
 }
