@@ -134,6 +134,41 @@ int drift_energy_distance(const float *x, int64_t nx, const float *y, int64_t ny
 int drift_sliced_w2(const float *x, int64_t nx, const float *y, int64_t ny, int dim, int n_proj,
                     uint64_t seed, double *sw2);
 
+/* ---- Collapse checks ---------------------------------------------------------------------------
+ *
+ * The figures training logs (src/train/loss.c), for samples from anywhere, in the samples' own
+ * space (pixels, or the 2-D plane):
+ *   diversity = mean pairwise distance among the samples / the same among the reference rows;
+ *               with labels for both sets, per class and averaged over the classes both have
+ *               at least 2 rows of. ≈ 1 healthy, → 0 mode collapse.
+ *   dup_frac  = share of samples whose nearest other sample (over all of them) is closer than
+ *               DRIFT_COLLAPSE_CLOSE × the median distance of a reference row to its nearest
+ *               other reference row: near-copies, much closer than real data ever are. One
+ *               image repeated gives 1; a fresh sample of the reference's distribution about
+ *               0.5 · 0.1^d in d intrinsic dimensions (0.005 in 2-D, ≈ 0 for images). Training
+ *               logs its dup_frac per class group of a few dozen rows, too few for
+ *               nearest-neighbour statistics, against 1 % of the mean pairwise distance instead.
+ * Mean distances use at most DRIFT_COLLAPSE_ROWS evenly spaced rows per group; nearest
+ * neighbours are looked for (among all rows of their set) for at most DRIFT_COLLAPSE_DUP_ROWS
+ * evenly spaced rows (O(rows · n · dim), bounded). */
+#define DRIFT_COLLAPSE_ROWS 1000
+#define DRIFT_COLLAPSE_DUP_ROWS 2000
+#define DRIFT_COLLAPSE_CLOSE 0.1
+
+typedef struct drift_collapse {
+    double diversity;
+    double dup_frac;
+    double ref_spread;   /* the reference's mean pairwise distance */
+    double close;        /* the near-copy distance used */
+    int groups;          /* classes compared (1 without labels) */
+} drift_collapse;
+
+/* samples (n, dim) with optional labels (n), reference (n_ref, dim) with optional labels;
+ * per-class diversity needs both label arrays and n_classes > 0. n, n_ref ≥ 2. */
+int drift_collapse_check(const float *samples, const int32_t *labels, int64_t n, const float *ref,
+                         const int32_t *ref_labels, int64_t n_ref, int dim, int n_classes,
+                         drift_collapse *out);
+
 /* ---- Toy 2-D metrics ------------------------------------------------------------------------
  *
  * Samples of a toy distribution (drift/data.h) against a fresh sample of the target of the
@@ -150,6 +185,8 @@ typedef struct drift_toy_metrics {
     double bandwidth;    /* h of that kernel */
     double energy;       /* energy distance (V-statistic) */
     double sliced_w2;    /* sliced Wasserstein-2, DRIFT_EVAL_TOY_PROJECTIONS directions */
+    double diversity;    /* drift_collapse_check against the target sample */
+    double dup_frac;
 } drift_toy_metrics;
 
 /* samples (n, 2), n ≥ 2; toy: a name from drift_toy_list(). */
@@ -157,7 +194,8 @@ int drift_eval_toy(const char *toy, const float *samples, int64_t n, uint64_t se
                    drift_toy_metrics *out);
 
 /* Writes the fields of m as members of the JSON object that w has open
- * ("toy_mmd2", "toy_bandwidth", "toy_energy", "toy_sliced_w2", "n_samples"). */
+ * ("toy_mmd2", "toy_bandwidth", "toy_energy", "toy_sliced_w2", "diversity", "dup_frac",
+ * "n_samples"). */
 int drift_toy_metrics_write_json(const drift_toy_metrics *m, struct drift_jsonw *w);
 
 /* ---- The feature network ----------------------------------------------------------------------
@@ -165,18 +203,28 @@ int drift_toy_metrics_write_json(const drift_toy_metrics *m, struct drift_jsonw 
  * A small CNN (drift/models.h, kind `classifier`: two convolutions, one hidden layer whose
  * ReLU outputs are the features, then the logits) trained with softmax cross-entropy and
  * AdamW (cosine schedule, warm-up) on the train split of a 28×28×1 image dataset, and scored
- * on its test split. The file is safetensors: one tensor per parameter (the model's tensor
- * table names) and metadata format = DRIFT_CLASSIFIER_FORMAT, dataset, test_accuracy,
- * architecture (drift_model_config_format), steps, epochs, seed, train_images.
+ * on its test split. Outlier exposure: every batch also holds synthetic images that are not
+ * data (noise, flat grey, smooth fields, stripes, shuffled tiles, heavily noised or inverted
+ * real images) labelled with one extra class, so that inputs unlike the data land away from
+ * it in feature space instead of inside a real image's k-NN ball (docs/EVALUATION.md). The
+ * file is safetensors: one tensor per parameter (the model's tensor table names) and metadata
+ * format = DRIFT_CLASSIFIER_FORMAT, dataset, test_accuracy, architecture
+ * (drift_model_config_format), steps, train_images, classes, outlier_class.
+ *
+ * This network only grades: nothing in drift trains a generator against its features.
  *
  * It lives in a cache directory: the `cache_dir` argument when given, else $DRIFT_CACHE_DIR,
  * else $HOME/.cache/drift, as classifier-<dataset>.safetensors. */
 
-#define DRIFT_CLASSIFIER_FORMAT "drift-classifier-1"
+#define DRIFT_CLASSIFIER_FORMAT "drift-classifier-2"
+#define DRIFT_CLASSIFIER_FORMAT_V1 "drift-classifier-1" /* no outlier class; still readable */
 
 typedef struct drift_classifier {
     struct drift_model *model;
     char dataset[64];        /* the data it was trained on: "mnist", "fashion-mnist" */
+    int n_classes;           /* the data's classes (labels 0 .. n_classes-1) */
+    int outlier_class;       /* the output "not an image of this dataset" (== n_classes), or
+                                -1 for a classifier trained without outlier exposure */
     double test_accuracy;    /* on that dataset's test split, in [0, 1] */
     int64_t steps;           /* optimizer steps it was trained for */
     int64_t train_images;    /* rows of the train split it saw */
@@ -192,6 +240,8 @@ typedef struct drift_classifier_opts {
     double lr;               /* peak AdamW learning rate [2e-3]; cosine to lr/20 */
     double weight_decay;     /* [1e-4] */
     int augment;             /* random shifts of up to 2 pixels [fashion-mnist 0, otherwise 1] */
+    double outliers;         /* outlier exposure: synthetic non-images per real image in each
+                                batch, labelled with an extra class; 0: none [0.25] */
     int64_t train_limit;     /* use only the first rows of the train split, 0: all [0] */
     int64_t test_limit;      /* score on only the first rows of the test split, 0: all [0] */
     uint64_t seed;           /* init, shuffling and augmentation [0] */
@@ -254,8 +304,11 @@ typedef struct drift_evaluator_opts {
     const char *cache_dir;   /* NULL: drift_cache_dir's default */
     int64_t n_ref;           /* test images in the reference set, 0: the whole test split */
     int k;                   /* k of the k-NN metrics, 0: DRIFT_PRDC_K */
-    int train_if_missing;    /* no classifier in the cache: train one (minutes) and save it;
-                                otherwise that is DRIFT_EIO telling how to train one */
+    int train_if_missing;    /* no classifier in the cache (or one from before outlier exposure,
+                                format 1): train one (minutes) and save it; otherwise that is
+                                DRIFT_EIO telling how to train one */
+    const char *classifier_path; /* use this classifier file as it is instead of the cache's
+                                    (NULL: the cache) */
     const drift_classifier_opts *train_opts; /* for that training (NULL: defaults) */
     /* One line at a time about what takes long ("training a classifier for ..."), may be NULL. */
     void (*log)(void *ctx, const char *line);
@@ -277,6 +330,11 @@ typedef struct drift_image_metrics {
     double class_accuracy;   /* classifier accuracy on the intended labels (NaN without) */
     double classifier_test_accuracy; /* the feature network's own accuracy, for context */
     int feature_dim;
+    double outlier_fraction; /* share of samples the feature network calls "not an image of
+                                this dataset" (its outlier class); NaN for a classifier
+                                without one */
+    double diversity, dup_frac; /* drift_collapse_check against the reference images, in pixels
+                                   (per class with labels) */
 } drift_image_metrics;
 
 int drift_evaluator_open(const drift_evaluator_opts *o, drift_evaluator **out);
@@ -295,9 +353,48 @@ int drift_eval_images(drift_evaluator *ev, const float *samples, int64_t dim,
 
 /* Writes the fields of m as members of the JSON object that w has open: "fid", "precision",
  * "recall", "density", "coverage", "mmd2", "mmd_bandwidth", "class_accuracy" (null without
- * labels), "n_samples", "n_reference", "n_prdc", "k", "feature_dim",
- * "classifier_test_accuracy". */
+ * labels), "outlier_fraction" (null without an outlier class), "diversity", "dup_frac",
+ * "n_samples", "n_reference", "n_prdc", "k", "feature_dim", "classifier_test_accuracy". */
 int drift_image_metrics_write_json(const drift_image_metrics *m, struct drift_jsonw *w);
+
+/* ---- Sanity sets: can these metrics be fooled? -------------------------------------------------
+ *
+ * Sets made from the dataset itself, each scored like samples, each with what a trustworthy
+ * evaluation must say of it (docs/EVALUATION.md). Pixel strengths in [0, 1] units:
+ *   real          n train images (held out from the test reference): precision, recall ≥ 0.6
+ *   noise         gaussian N(0.5, 0.25²) and uniform [0, 1] pixels: precision ≤ 0.05
+ *   constant      every pixel v, v ∈ {0, 0.25, 0.5, 0.75, 1}, one set each: precision ≤ 0.05
+ *   salt-pepper   real images, 30 % of pixels set to 0 or 1: precision ≤ 0.05
+ *   copies        one real image n times: recall, coverage ≤ 0.02, dup_frac ≥ 0.99
+ *   noise σ       real + N(0, σ²), σ ∈ {0.05, 0.1, 0.2, 0.4}: FID rising with σ (from real's)
+ *   blur σ        gaussian blur, σ ∈ {0.5, 1, 2} pixels: FID rising with σ (from real's)
+ * Salt-and-pepper and blur are not among the outliers the feature network is trained on. */
+#define DRIFT_SANITY_MAX_SETS 24
+
+typedef struct drift_sanity_row {
+    char name[48];           /* "gaussian noise", "blur 1", ... */
+    char expect[64];         /* the rule, "precision <= 0.05", or "" (none of its own) */
+    char group[16];          /* "noise", "blur" for the FID-rises-with-strength rows, else "" */
+    double strength;         /* of the corruption in its group */
+    int pass;                /* the row's own rule holds (1 when it has none) */
+    drift_image_metrics m;
+} drift_sanity_row;
+
+typedef struct drift_sanity {
+    int n_rows;
+    drift_sanity_row rows[DRIFT_SANITY_MAX_SETS];
+    int fid_monotone_noise;  /* FID(real) < FID(σ 0.05) < ... < FID(σ 0.4) */
+    int fid_monotone_blur;   /* FID(real) < FID(blur 0.5) < ... */
+    int pass;                /* every rule */
+} drift_sanity;
+
+/* Builds the sets from train (the dataset's train split: images with labels) with n rows each
+ * (n ≤ train->n; at least k + 1) and scores them with ev. `progress` (may be NULL) hears each
+ * finished row. */
+struct drift_dataset;
+int drift_eval_sanity(drift_evaluator *ev, const struct drift_dataset *train, int64_t n,
+                      uint64_t seed, void (*progress)(void *ctx, const drift_sanity_row *row),
+                      void *ctx, drift_sanity *out);
 
 #ifdef __cplusplus
 }

@@ -17,7 +17,11 @@ static const char *USAGE =
 static const char *DESCRIPTION =
     "Trains the small CNN whose penultimate features `drift eval` measures in (FID, precision/\n"
     "recall, MMD), on the train split of the dataset, and reports its accuracy on the test\n"
-    "split. It is saved as <cache dir>/classifier-<dataset>.safetensors; the cache directory\n"
+    "split. Besides the dataset's classes it learns one more, \"not an image of this dataset\",\n"
+    "from synthetic outliers mixed into every batch (noise, flat grey, smooth fields, stripes,\n"
+    "shuffled tiles, heavily noised or inverted real images): outlier exposure, so that such\n"
+    "inputs land away from the data in feature space (docs/EVALUATION.md).\n"
+    "It is saved as <cache dir>/classifier-<dataset>.safetensors; the cache directory\n"
     "is --cache-dir, else $DRIFT_CACHE_DIR, else ~/.cache/drift. `info` shows what a saved\n"
     "classifier is. Takes a few minutes on 2 cores (see docs/EVALUATION.md).";
 
@@ -51,6 +55,8 @@ static void classifier_json_fields(drift_jsonw *w, const drift_classifier *c, co
     drift_jsonw_key(w, "test_accuracy"), drift_jsonw_double(w, c->test_accuracy);
     drift_jsonw_key(w, "steps"), drift_jsonw_int(w, c->steps);
     drift_jsonw_key(w, "train_images"), drift_jsonw_int(w, c->train_images);
+    drift_jsonw_key(w, "classes"), drift_jsonw_int(w, c->n_classes);
+    drift_jsonw_key(w, "outlier_class"), drift_jsonw_int(w, c->outlier_class);
 }
 
 static int train(int argc, char **argv)
@@ -58,7 +64,7 @@ static int train(int argc, char **argv)
     const char *data = NULL, *data_dir = NULL, *cache_dir = NULL, *out = NULL;
     int epochs = 0, batch = 0, max_steps = 0, n_train = 0, n_test = 0, seed = 0, json = 0;
     const char *augment = NULL;
-    double lr = 0;
+    double lr = 0, outliers = -1;
     cli_opt opts[] = {
         {"--data", OPT_STRING, &data, "NAME", "mnist | fashion-mnist  [required]", 0},
         {"--data-dir", OPT_STRING, &data_dir, "DIR", "where the dataset lives (default: search)", 0},
@@ -72,6 +78,7 @@ static int train(int argc, char **argv)
         {"--n-test", OPT_INT, &n_test, "N", "score on only the first N test images (default: all)", 0},
         {"--seed", OPT_INT, &seed, "S", "seed of init, shuffling, augmentation (default 0)", 0},
         {"--augment", OPT_STRING, &augment, "yes|no", "random shifts of up to 2 pixels (default: no for fashion-mnist, yes otherwise)", 0},
+        {"--outliers", OPT_DOUBLE, &outliers, "F", "synthetic outliers per real image in each batch, 0 = no outlier class (default 0.25)", 0},
         {"--json", OPT_FLAG, &json, NULL, "print the result as JSON on stdout", 0},
     };
     char name[64];
@@ -104,12 +111,13 @@ static int train(int argc, char **argv)
     o.test_limit = n_test;
     o.seed = (uint64_t)seed;
     if (augment) o.augment = !strcmp(augment, "yes");
+    if (outliers >= 0) o.outliers = outliers;
     progress_state ps = {drift_now()};
     o.progress = print_progress;
     o.progress_ctx = &ps;
     o.progress_every = 100;
-    fprintf(stderr, "drift %s: training on %s (%d epochs, batch %d, lr %g%s)\n", name, data,
-            o.epochs, o.batch, o.lr, o.augment ? ", random shifts" : "");
+    fprintf(stderr, "drift %s: training on %s (%d epochs, batch %d, lr %g%s, %g outliers per image)\n",
+            name, data, o.epochs, o.batch, o.lr, o.augment ? ", random shifts" : "", o.outliers);
     drift_classifier *c = NULL;
     if (drift_classifier_train(&o, &c)) return cli_fail(name, "training failed");
     double secs = drift_now() - ps.t0;
@@ -179,6 +187,11 @@ static int info(int argc, char **argv)
                " steps on %" PRId64 " images\n  features        %d\n  parameters      %zu\n"
                "  architecture    %s\n", path, c->dataset, 100 * c->test_accuracy, c->steps,
                c->train_images, c->model->feature_dim, c->model->n_params, arch);
+        if (c->outlier_class >= 0)
+            printf("  outlier class   %d (outlier exposure: inputs unlike the data are told apart)\n",
+                   c->outlier_class);
+        else
+            printf("  outlier class   none (trained without outlier exposure: noise can look real)\n");
     }
     drift_classifier_free(c);
     return 0;

@@ -12,7 +12,8 @@
 #include "drift/npy.h"
 
 static const char *USAGE =
-    "drift eval --samples S.npy [--labels L.npy] --data fashion-mnist|mnist|TOY [--n 10000] [--json]";
+    "drift eval --samples S.npy [--labels L.npy] --data fashion-mnist|mnist|TOY [--n 10000] [--json]\n"
+    "       drift eval --sanity --data fashion-mnist|mnist [--n 10000] [--json]";
 
 static const char *DESCRIPTION =
     "Scores generated samples against the test split of a dataset.\n"
@@ -22,8 +23,17 @@ static const char *DESCRIPTION =
     "on first use (a few minutes) and cached; these FIDs are not comparable with Inception-FIDs\n"
     "of papers (docs/EVALUATION.md). Samples: NPY (n, 28, 28), (n, 784), (n, 28, 28, 1) or\n"
     "(n, 1, 28, 28), float in drift's pixel range [-1, 1] or uint8 0..255.\n"
-    "Toy 2-D data (swiss_roll, checkerboard, ...): MMD², energy distance and sliced W2 against\n"
-    "a fresh sample of the target of the same size; samples are (n, 2).";
+    "The classifier is trained with an extra \"not an image of this dataset\" class (outlier\n"
+    "exposure), so noise and flat images land away from the data; the share of samples it puts\n"
+    "there is reported as the outlier fraction. Also reported, in pixel space: diversity (mean\n"
+    "pairwise distance of the samples over the test images', per class with --labels; near 0 =\n"
+    "mode collapse) and the duplicate fraction (samples with a near-copy among the others).\n"
+    "--sanity scores sets made from the dataset itself (real train images, noise, flat images,\n"
+    "salt-and-pepper, one image repeated, noise and blur of rising strength), prints what each\n"
+    "must score and whether it does, and exits 1 if the feature space can be fooled.\n"
+    "Toy 2-D data (swiss_roll, checkerboard, ...): MMD², energy distance, sliced W2, diversity\n"
+    "and duplicate fraction against a fresh sample of the target of the same size; samples are\n"
+    "(n, 2).";
 
 typedef struct {
     const char *cmd;
@@ -78,6 +88,10 @@ static int eval_toy(const char *toy, const char *samples_path, int64_t n_max, ui
         printf("  energy distance   %12.6f\n", m.energy);
         printf("  sliced W2         %12.6f   (%d directions)\n", m.sliced_w2,
                DRIFT_EVAL_TOY_PROJECTIONS);
+        printf("  diversity         %12.4f   (mean pairwise distance over the target's; ~1 healthy)\n",
+               m.diversity);
+        printf("  duplicates        %12.4f   (share of samples with a near-copy among the others)\n",
+               m.dup_frac);
     }
     return 0;
 }
@@ -121,10 +135,86 @@ static int load_samples(const char *path, const char *labels_path, const drift_d
     return 0;
 }
 
+static void sanity_progress(void *ctx, const drift_sanity_row *row)
+{
+    log_state *s = ctx;
+    fprintf(stderr, "drift eval: sanity: %-22s FID %9.2f  precision %.3f  recall %.3f  %6.1f s\n",
+            row->name, row->m.fid, row->m.precision, row->m.recall, drift_now() - s->t0);
+}
+
+static void print_sanity(const drift_sanity *s, const char *data, const char *clf_path, int64_t n)
+{
+    printf("sanity sets of %" PRId64 " images made from the %s train split, scored against its "
+           "test split\nin the features of %s\n\n", n, data, clf_path);
+    printf("| set | FID | precision | recall | density | coverage | outliers | dup | class acc. | must | ok |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
+    for (int r = 0; r < s->n_rows; r++) {
+        const drift_sanity_row *w = &s->rows[r];
+        char acc[16] = "-";
+        if (w->m.has_labels) snprintf(acc, sizeof acc, "%.3f", w->m.class_accuracy);
+        printf("| %s | %.2f | %.3f | %.3f | %.3f | %.4f | %.3f | %.3f | %s | %s | %s |\n", w->name,
+               w->m.fid, w->m.precision, w->m.recall, w->m.density, w->m.coverage,
+               w->m.outlier_fraction, w->m.dup_frac, acc,
+               *w->expect ? w->expect : (*w->group ? "FID rises" : ""), w->pass ? "yes" : "**NO**");
+    }
+    printf("\nFID rises with noise sigma: %s; with blur sigma: %s\n",
+           s->fid_monotone_noise ? "yes" : "**NO**", s->fid_monotone_blur ? "yes" : "**NO**");
+    printf("%s\n", s->pass ? "every rule holds" : "SOME RULES FAIL: these metrics can be fooled");
+}
+
+static void sanity_json(const drift_sanity *s, const char *data, const char *clf_path, int64_t n)
+{
+    drift_jsonw w;
+    drift_jsonw_init(&w);
+    drift_jsonw_begin_object(&w);
+    drift_jsonw_key(&w, "dataset"), drift_jsonw_string(&w, data);
+    drift_jsonw_key(&w, "classifier"), drift_jsonw_string(&w, clf_path);
+    drift_jsonw_key(&w, "n"), drift_jsonw_int(&w, n);
+    drift_jsonw_key(&w, "pass"), drift_jsonw_bool(&w, s->pass);
+    drift_jsonw_key(&w, "fid_rises_with_noise"), drift_jsonw_bool(&w, s->fid_monotone_noise);
+    drift_jsonw_key(&w, "fid_rises_with_blur"), drift_jsonw_bool(&w, s->fid_monotone_blur);
+    drift_jsonw_key(&w, "sets");
+    drift_jsonw_begin_array(&w);
+    for (int r = 0; r < s->n_rows; r++) {
+        const drift_sanity_row *row = &s->rows[r];
+        drift_jsonw_begin_object(&w);
+        drift_jsonw_key(&w, "name"), drift_jsonw_string(&w, row->name);
+        drift_jsonw_key(&w, "group"), drift_jsonw_string(&w, row->group);
+        drift_jsonw_key(&w, "strength"), drift_jsonw_double(&w, row->strength);
+        drift_jsonw_key(&w, "expect"), drift_jsonw_string(&w, row->expect);
+        drift_jsonw_key(&w, "pass"), drift_jsonw_bool(&w, row->pass);
+        drift_image_metrics_write_json(&row->m, &w);
+        drift_jsonw_end_object(&w);
+    }
+    drift_jsonw_end_array(&w);
+    drift_jsonw_end_object(&w);
+    printf("%s\n", w.buf);
+    drift_jsonw_free(&w);
+}
+
+static int eval_sanity(const char *data, const char *data_dir, drift_evaluator *ev, int64_t n,
+                       uint64_t seed, int json, log_state *ls)
+{
+    drift_dataset train = {0};
+    drift_dataset_opts o = {.split = "train", .data_dir = data_dir};
+    if (drift_dataset_open(data, &o, &train)) return cli_fail("eval", "train split");
+    if (n > train.n) n = train.n;
+    drift_sanity s;
+    ls->t0 = drift_now();
+    int st = drift_eval_sanity(ev, &train, n, seed, sanity_progress, ls, &s);
+    drift_dataset_free(&train);
+    if (st) return cli_fail("eval", "sanity sets");
+    const char *clf_path = drift_evaluator_classifier_path(ev);
+    if (json) sanity_json(&s, data, clf_path, n);
+    else print_sanity(&s, data, clf_path, n);
+    return s.pass ? 0 : 1;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     const char *samples = NULL, *labels = NULL, *data = NULL, *data_dir = NULL, *cache_dir = NULL;
-    int n = 10000, n_ref = 0, k = DRIFT_PRDC_K, json = 0, seed = 0, no_train = 0;
+    const char *classifier = NULL;
+    int n = 10000, n_ref = 0, k = DRIFT_PRDC_K, json = 0, seed = 0, no_train = 0, sanity = 0;
     cli_opt opts[] = {
         {"--samples", OPT_STRING, &samples, "S.npy", "generated samples  [required]", 0},
         {"--labels", OPT_STRING, &labels, "L.npy", "classes the samples were generated for, shape (n,)", 0},
@@ -135,13 +225,15 @@ int cmd_eval(int argc, char **argv)
         {"--seed", OPT_INT, &seed, "S", "toys: seed of the fresh target sample (default 0)", 0},
         {"--data-dir", OPT_STRING, &data_dir, "DIR", "where the dataset lives (default: search)", 0},
         {"--cache-dir", OPT_STRING, &cache_dir, "DIR", "classifier cache (default $DRIFT_CACHE_DIR or ~/.cache/drift)", 0},
+        {"--classifier", OPT_STRING, &classifier, "FILE", "measure in this classifier's features instead of the cache's", 0},
         {"--no-train", OPT_FLAG, &no_train, NULL, "fail instead of training a missing classifier", 0},
+        {"--sanity", OPT_FLAG, &sanity, NULL, "score the sanity sets instead of samples (see above)", 0},
         {"--json", OPT_FLAG, &json, NULL, "print the metrics as one JSON object on stdout", 0},
     };
     int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof *opts), USAGE, DESCRIPTION);
     if (r) return r > 0 ? 0 : 2;
-    if (!samples || !data) {
-        fprintf(stderr, "drift eval: --samples and --data are required (see --help)\n");
+    if (!data || (!samples && !sanity) || (samples && sanity)) {
+        fprintf(stderr, "drift eval: give --data and either --samples or --sanity (see --help)\n");
         return 2;
     }
     if (n < 2 || n_ref < 0 || k < 1 || seed < 0) {
@@ -150,8 +242,9 @@ int cmd_eval(int argc, char **argv)
     }
     const drift_toy *toy;
     if (drift_toy_find(data, &toy) == DRIFT_OK) {
-        if (labels) {
-            fprintf(stderr, "drift eval: --labels applies to image datasets, not to %s\n", data);
+        if (labels || sanity || classifier) {
+            fprintf(stderr, "drift eval: --%s applies to image datasets, not to %s\n",
+                    labels ? "labels" : sanity ? "sanity" : "classifier", data);
             return 2;
         }
         return eval_toy(data, samples, n, (uint64_t)seed, json);
@@ -167,7 +260,12 @@ int cmd_eval(int argc, char **argv)
         drift_dataset_free(&ref);
         return 2;
     }
-    int rc = load_samples(samples, labels, &ref, data, &ds);
+    if (sanity && labels) {
+        fprintf(stderr, "drift eval: --labels goes with --samples, not --sanity\n");
+        drift_dataset_free(&ref);
+        return 2;
+    }
+    int rc = sanity ? 0 : load_samples(samples, labels, &ref, data, &ds);
     drift_dataset_free(&ref);
     if (rc) {
         drift_dataset_free(&ds);
@@ -183,11 +281,16 @@ int cmd_eval(int argc, char **argv)
     topts.progress_every = 200;
     drift_evaluator_opts eo = {.dataset = data, .data_dir = data_dir, .cache_dir = cache_dir,
                                .n_ref = n_ref, .k = k, .train_if_missing = !no_train, .train_opts = &topts,
-                               .log = log_line, .log_ctx = &ls};
+                               .classifier_path = classifier, .log = log_line, .log_ctx = &ls};
     drift_evaluator *ev = NULL;
     if (drift_evaluator_open(&eo, &ev)) {
         drift_dataset_free(&ds);
         return cli_fail("eval", "cannot set up the evaluation");
+    }
+    if (sanity) {
+        rc = eval_sanity(data, data_dir, ev, n, (uint64_t)seed, json, &ls);
+        drift_evaluator_free(ev);
+        return rc;
     }
     int64_t used = ds.n < n ? ds.n : n;
     drift_image_metrics m;
@@ -226,6 +329,13 @@ int cmd_eval(int argc, char **argv)
         if (m.has_labels)
             printf("  class accuracy    %12.4f   (classifier on the intended labels)\n",
                    m.class_accuracy);
+        if (!isnan(m.outlier_fraction))
+            printf("  outlier fraction  %12.4f   (samples the classifier calls not %s images)\n",
+                   m.outlier_fraction, data);
+        printf("  diversity         %12.4f   (pixel-space spread over the test images'%s; ~1 healthy)\n",
+               m.diversity, m.has_labels ? ", per class" : "");
+        printf("  duplicates        %12.4f   (share of samples with a near-copy among the others)\n",
+               m.dup_frac);
     }
     drift_dataset_free(&ds);
     drift_evaluator_free(ev);

@@ -20,6 +20,7 @@
 #include "drift/optim.h"
 #include "drift/rng.h"
 #include "drift/safetensors.h"
+#include "eval/eval_internal.h"
 
 /* Batch of the forward passes used for scoring (features, accuracy). */
 #define SCORE_BATCH 64
@@ -39,6 +40,7 @@ void drift_classifier_opts_default(drift_classifier_opts *o, const char *dataset
     o->lr = 2e-3;
     o->weight_decay = 1e-4;
     o->augment = !fashion;
+    o->outliers = 0.25;
     o->progress_every = 50;
 }
 
@@ -106,11 +108,11 @@ int drift_classifier_accuracy(drift_classifier *c, const float *images, const in
         return drift_error(DRIFT_EINVAL, "classifier accuracy: NULL argument");
     if (n < 1) return drift_error(DRIFT_ESHAPE, "classifier accuracy: n must be >= 1");
     drift_model *m = c->model;
-    const int k = m->out_dim;
+    const int k = m->out_dim; /* the data's classes, then the outlier class if there is one */
     for (int64_t i = 0; i < n; i++)
-        if (labels[i] < 0 || labels[i] >= k)
+        if (labels[i] < 0 || labels[i] >= c->n_classes)
             return drift_error(DRIFT_EINVAL, "label %d of row %" PRId64 " is outside [0, %d)",
-                               labels[i], i, k);
+                               labels[i], i, c->n_classes);
     const int64_t chunk = m->max_batch;
     float *feats = drift_alloc((size_t)chunk * m->feature_dim, sizeof(float));
     float *logits = drift_alloc((size_t)chunk * k, sizeof(float));
@@ -169,6 +171,9 @@ int drift_classifier_train_on(const drift_dataset *train, const drift_dataset *t
         o->max_steps < 0 || o->train_limit < 0 || o->test_limit < 0)
         return drift_error(DRIFT_EINVAL, "classifier train: epochs, batch and lr must be > 0 "
                                          "(got %d, %d, %g); limits >= 0", o->epochs, o->batch, o->lr);
+    if (!(o->outliers >= 0 && o->outliers <= 4))
+        return drift_error(DRIFT_EINVAL, "classifier train: outliers per real image must be in "
+                                         "[0, 4], got %g", o->outliers);
     drift_classifier *c = NULL;
     drift_adamw opt = {0};
     float *x = NULL, *aug = NULL, *logits = NULL, *probs = NULL, *dlogits = NULL;
@@ -189,10 +194,17 @@ int drift_classifier_train_on(const drift_dataset *train, const drift_dataset *t
     cfg.channels = train->c;
     cfg.height = train->h;
     cfg.width = train->w;
-    cfg.n_classes = train->n_classes;
+    /* Outlier exposure: one more class, "not an image of this dataset", fed synthetic
+     * outliers (corrupt.c) beside every batch of real images. */
+    const int with_outliers = o->outliers > 0;
+    cfg.n_classes = train->n_classes + with_outliers;
     const int bs = o->batch < train->n ? o->batch : (int)train->n;
-    if ((st = make_classifier(&cfg, bs > SCORE_BATCH ? bs : SCORE_BATCH, &c))) goto done;
+    const int n_out = with_outliers ? (int)ceil(o->outliers * bs) : 0;
+    const int bt = bs + n_out; /* rows per step */
+    if ((st = make_classifier(&cfg, bt > SCORE_BATCH ? bt : SCORE_BATCH, &c))) goto done;
     drift_model *m = c->model;
+    c->n_classes = train->n_classes;
+    c->outlier_class = with_outliers ? train->n_classes : -1;
     if ((st = drift_model_init_params(m, o->seed))) goto done;
     snprintf(c->dataset, sizeof c->dataset, "%s", o->dataset ? o->dataset : train->name);
 
@@ -208,11 +220,11 @@ int drift_classifier_train_on(const drift_dataset *train, const drift_dataset *t
         goto done;
     const int k = m->out_dim, d = m->in_dim;
     x = drift_alloc((size_t)bs * d, sizeof(float));
-    aug = drift_alloc((size_t)bs * d, sizeof(float));
-    logits = drift_alloc((size_t)bs * k, sizeof(float));
-    probs = drift_alloc((size_t)bs * k, sizeof(float));
-    dlogits = drift_alloc((size_t)bs * k, sizeof(float));
-    y = drift_alloc((size_t)bs, sizeof(int32_t));
+    aug = drift_alloc((size_t)bt * d, sizeof(float));
+    logits = drift_alloc((size_t)bt * k, sizeof(float));
+    probs = drift_alloc((size_t)bt * k, sizeof(float));
+    dlogits = drift_alloc((size_t)bt * k, sizeof(float));
+    y = drift_alloc((size_t)bt, sizeof(int32_t));
     rows = drift_alloc((size_t)bs, sizeof(int64_t));
     perm = drift_alloc((size_t)train->n, sizeof(int));
     mask = drift_alloc(m->n_params, 1);
@@ -243,6 +255,21 @@ int drift_classifier_train_on(const drift_dataset *train, const drift_dataset *t
                     shift_image(aug + (size_t)s * d, x + (size_t)s * d, train->h, train->w, dy, dx);
                 }
                 input = aug;
+            }
+            if (n_out) {
+                /* outliers after the real rows, each made from a random real row of the batch */
+                if (input == x) memcpy(aug, x, (size_t)b * d * sizeof(float));
+                drift_rng r;
+                drift_rng_init(&r, o->seed, DRIFT_STREAM(3, step));
+                for (int s = 0; s < n_out; s++) {
+                    int type = (int)drift_rng_below(&r, EVAL_OUTLIER_TYPES);
+                    const float *real = x + (size_t)drift_rng_below(&r, (uint64_t)b) * d;
+                    eval_synth_outlier(aug + (size_t)(b + s) * d, type, real, train->h, train->w,
+                                       train->c, &r);
+                    y[b + s] = c->outlier_class;
+                }
+                input = aug;
+                b += n_out;
             }
             if ((st = drift_model_forward(m, input, NULL, NULL, b, logits))) goto done;
             double loss;
@@ -325,7 +352,7 @@ int drift_classifier_save(const drift_classifier *c, const char *path)
         for (int j = 0; j < p->ndim; j++) t[i].shape[j] = p->shape[j];
         t[i].data = m->params + p->offset;
     }
-    char arch[512], acc[32], steps[32], images[32];
+    char arch[512], acc[32], steps[32], images[32], classes[16], outlier[16];
     if ((st = drift_model_config_format(&m->cfg, arch, sizeof arch))) {
         drift_free(t);
         return st;
@@ -333,9 +360,12 @@ int drift_classifier_save(const drift_classifier *c, const char *path)
     snprintf(acc, sizeof acc, "%.6f", c->test_accuracy);
     snprintf(steps, sizeof steps, "%" PRId64, c->steps);
     snprintf(images, sizeof images, "%" PRId64, c->train_images);
+    snprintf(classes, sizeof classes, "%d", c->n_classes);
+    snprintf(outlier, sizeof outlier, "%d", c->outlier_class);
     drift_st_meta meta[] = {
         {"format", DRIFT_CLASSIFIER_FORMAT}, {"dataset", c->dataset}, {"test_accuracy", acc},
         {"architecture", arch}, {"steps", steps}, {"train_images", images},
+        {"classes", classes}, {"outlier_class", outlier},
     };
     st = drift_safetensors_write(path, t, (size_t)m->n_tensors, meta, sizeof meta / sizeof *meta);
     drift_free(t);
@@ -356,7 +386,12 @@ int drift_classifier_load(const char *path, const char *expect_dataset, drift_cl
     const char *acc = drift_safetensors_meta(st_file, "test_accuracy");
     const char *steps = drift_safetensors_meta(st_file, "steps");
     const char *images = drift_safetensors_meta(st_file, "train_images");
-    if (!format || strcmp(format, DRIFT_CLASSIFIER_FORMAT) || !dataset || !arch || !acc) {
+    const char *classes = drift_safetensors_meta(st_file, "classes");
+    const char *outlier = drift_safetensors_meta(st_file, "outlier_class");
+    /* format 1 (before outlier exposure) had no outlier class: it still loads, and says so */
+    int v1 = format && !strcmp(format, DRIFT_CLASSIFIER_FORMAT_V1);
+    if (!format || (strcmp(format, DRIFT_CLASSIFIER_FORMAT) && !v1) || !dataset || !arch || !acc ||
+        (!v1 && (!classes || !outlier))) {
         st = drift_error(DRIFT_EFORMAT, "%s: not a drift classifier (metadata format \"%s\", "
                                         "expected \"%s\" with dataset, architecture, test_accuracy)",
                          path, format ? format : "(none)", DRIFT_CLASSIFIER_FORMAT);
@@ -379,6 +414,16 @@ int drift_classifier_load(const char *path, const char *expect_dataset, drift_cl
     }
     if ((st = make_classifier(&cfg, SCORE_BATCH, &c))) goto done;
     drift_model *m = c->model;
+    c->n_classes = v1 ? cfg.n_classes : (int)strtol(classes, NULL, 10);
+    c->outlier_class = v1 ? -1 : (int)strtol(outlier, NULL, 10);
+    if (c->n_classes < 2 || c->n_classes > cfg.n_classes ||
+        (c->outlier_class >= 0 ? c->outlier_class != c->n_classes || cfg.n_classes != c->n_classes + 1
+                               : c->outlier_class != -1 || cfg.n_classes != c->n_classes)) {
+        st = drift_error(DRIFT_EFORMAT, "%s: classes %d and outlier class %d do not fit the %d "
+                                        "outputs of the architecture", path, c->n_classes,
+                         c->outlier_class, cfg.n_classes);
+        goto done;
+    }
     if (drift_safetensors_count(st_file) != (size_t)m->n_tensors) {
         st = drift_error(DRIFT_EFORMAT, "%s: %zu tensors, the architecture has %d", path,
                          drift_safetensors_count(st_file), m->n_tensors);

@@ -227,6 +227,7 @@ int drift_mmd2_unbiased(const float *x, int64_t nx, const float *y, int64_t ny, 
         return st;
     *mmd2 = sxx / ((double)nx * (nx - 1)) + syy / ((double)ny * (ny - 1)) -
             2.0 * sxy / ((double)nx * ny);
+    if (!isfinite(*mmd2)) return drift_error(DRIFT_ENUMERIC, "MMD: not finite");
     return DRIFT_OK;
 }
 
@@ -236,12 +237,38 @@ int drift_energy_distance(const float *x, int64_t nx, const float *y, int64_t ny
     if (!energy) return drift_error(DRIFT_EINVAL, "energy distance: output is NULL");
     int st = check_pair(x, nx, y, ny, dim, 1, "energy distance");
     if (st) return st;
+    /* E is 1-homogeneous, E(s x, s y) = s E(x, y): sets far from unit size (1e19 squares to
+     * 1e38, at the edge of float) are measured scaled by a power of two, which is exact. */
+    float amax = 0;
+    for (size_t i = 0; i < (size_t)nx * dim; i++) amax = fmaxf(amax, fabsf(x[i]));
+    for (size_t i = 0; i < (size_t)ny * dim; i++) amax = fmaxf(amax, fabsf(y[i]));
+    int ex = 0;
+    if (amax > 0) frexpf(amax, &ex);
+    const int rescale = ex > 20 || ex < -20;
+    float *xs = NULL, *ys = NULL;
+    if (rescale) {
+        xs = drift_alloc((size_t)nx * dim, sizeof(float));
+        ys = drift_alloc((size_t)ny * dim, sizeof(float));
+        if (!xs || !ys) {
+            drift_free(xs), drift_free(ys);
+            return DRIFT_ENOMEM;
+        }
+        for (size_t i = 0; i < (size_t)nx * dim; i++) xs[i] = ldexpf(x[i], -ex);
+        for (size_t i = 0; i < (size_t)ny * dim; i++) ys[i] = ldexpf(y[i], -ex);
+        x = xs, y = ys;
+    }
     double sxx, syy, sxy;
     if ((st = eval_distance_sum(x, nx, x, nx, dim, &sxx)) ||
         (st = eval_distance_sum(y, ny, y, ny, dim, &syy)) ||
-        (st = eval_distance_sum(x, nx, y, ny, dim, &sxy)))
+        (st = eval_distance_sum(x, nx, y, ny, dim, &sxy))) {
+        drift_free(xs), drift_free(ys);
         return st;
+    }
+    drift_free(xs), drift_free(ys);
     double e = 2.0 * sxy / ((double)nx * ny) - sxx / ((double)nx * nx) - syy / ((double)ny * ny);
+    if (rescale) e = ldexp(e, ex);
+    if (!isfinite(e))
+        return drift_error(DRIFT_ENUMERIC, "energy distance: not finite (values up to %g)", amax);
     *energy = e > 0 ? e : 0.0; /* a V-statistic is >= 0; rounding may leave -1e-17 */
     return DRIFT_OK;
 }

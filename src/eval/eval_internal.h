@@ -35,4 +35,22 @@ struct drift_feature_stats;
 int eval_fid_with_sqrt(const struct drift_feature_stats *a, const double *sqrt_cov_a,
                        const struct drift_feature_stats *b, double *fid);
 
+/* ---- corrupt.c: images that are not data (outlier exposure, sanity sets) ----------------
+ * Images are rows of h·w·c floats in [-1, 1]; noise strengths are in [0, 1] pixel units. */
+struct drift_rng;
+#define EVAL_OUTLIER_TYPES 8
+/* One synthetic outlier of the given type (0 .. EVAL_OUTLIER_TYPES-1) into out; `real` is a
+ * real image the real-derived types (shuffled tiles, heavy noise, inverted) start from.
+ * Salt-and-pepper noise and blur are deliberately not among them: the sanity sets test them
+ * as corruptions the feature network never saw. */
+void eval_synth_outlier(float *out, int type, const float *real, int h, int w, int c,
+                        struct drift_rng *rng);
+const char *eval_outlier_name(int type);
+/* img += N(0, sigma01²) (in [0, 1] units), clipped to the pixel range. */
+void eval_add_noise(float *img, int64_t dim, double sigma01, struct drift_rng *rng);
+/* Each pixel, with probability rate, set to black or white (equally likely). */
+void eval_salt_pepper(float *img, int64_t dim, double rate, struct drift_rng *rng);
+/* Gaussian blur of standard deviation sigma pixels, in place (separable, edges replicated). */
+int eval_blur(float *img, int h, int w, int c, double sigma);
+
 #endif

@@ -30,6 +30,7 @@ struct drift_evaluator {
     double *ref_sqrt_cov;        /* (feat_dim, feat_dim): C_ref^½ for FID */
     double mmd_h2;               /* squared bandwidth: median of reference squared distances */
     double mmd_ref_sum;          /* Σ_{i≠i'} k(ref_i, ref_i') */
+    drift_dataset ref;           /* the reference images themselves (collapse check) */
     /* The precision/recall reference subset for the last sample count m. */
     int64_t prdc_m;
     float *prdc_ref;             /* (prdc_m, feat_dim) */
@@ -58,6 +59,7 @@ void drift_evaluator_free(drift_evaluator *ev)
     drift_free(ev->ref_sqrt_cov);
     drift_free(ev->prdc_ref);
     drift_free(ev->prdc_radii);
+    drift_dataset_free(&ev->ref);
     drift_free(ev);
 }
 
@@ -76,15 +78,35 @@ void drift_evaluator_image_shape(const drift_evaluator *ev, int *h, int *w, int 
 /* The classifier from the cache, or a freshly trained one when allowed. */
 static int get_classifier(const drift_evaluator_opts *o, drift_evaluator *ev)
 {
-    int st = drift_classifier_path(o->cache_dir, o->dataset, ev->clf_path, sizeof ev->clf_path);
-    if (st) return st;
+    int st;
+    if (o->classifier_path) {
+        /* the user's own choice of file: used as it is, even without an outlier class */
+        if (snprintf(ev->clf_path, sizeof ev->clf_path, "%s", o->classifier_path) >=
+            (int)sizeof ev->clf_path)
+            return drift_error(DRIFT_EINVAL, "classifier path too long");
+        say(o, "loading classifier %s", ev->clf_path);
+        if ((st = drift_classifier_load(ev->clf_path, o->dataset, &ev->clf))) return st;
+        if (ev->clf->outlier_class < 0)
+            say(o, "warning: %s was trained without outlier exposure: noise and flat images can "
+                   "score as realistic in its features (docs/EVALUATION.md)", ev->clf_path);
+        return DRIFT_OK;
+    }
+    if ((st = drift_classifier_path(o->cache_dir, o->dataset, ev->clf_path, sizeof ev->clf_path)))
+        return st;
+    const char *why = "no classifier";
     if (access(ev->clf_path, F_OK) == 0) {
         say(o, "loading classifier %s", ev->clf_path);
-        return drift_classifier_load(ev->clf_path, o->dataset, &ev->clf);
+        if ((st = drift_classifier_load(ev->clf_path, o->dataset, &ev->clf))) return st;
+        if (ev->clf->outlier_class >= 0) return DRIFT_OK;
+        /* A cached classifier from before outlier exposure grades noise as realistic: the
+         * cache is drift's own, so it is replaced rather than trusted. */
+        drift_classifier_free(ev->clf);
+        ev->clf = NULL;
+        why = "only a classifier without outlier exposure (an older drift)";
     }
     if (!o->train_if_missing)
-        return drift_error(DRIFT_EIO, "no classifier for %s in %s: train one with "
-                                      "'drift classifier train --data %s'", o->dataset,
+        return drift_error(DRIFT_EIO, "%s for %s in %s: train one with "
+                                      "'drift classifier train --data %s'", why, o->dataset,
                            ev->clf_path, o->dataset);
     drift_classifier_opts defaults;
     const drift_classifier_opts *to = o->train_opts;
@@ -93,7 +115,7 @@ static int get_classifier(const drift_evaluator_opts *o, drift_evaluator *ev)
         defaults.data_dir = o->data_dir;
         to = &defaults;
     }
-    say(o, "no classifier for %s in %s: training one now (%d epochs, a few minutes on 2 cores)",
+    say(o, "%s for %s in %s: training one now (%d epochs, a minute or two on 2 cores)", why,
         o->dataset, ev->clf_path, to->epochs);
     double t0 = drift_now();
     if ((st = drift_classifier_train(to, &ev->clf))) return st;
@@ -113,7 +135,7 @@ int drift_evaluator_open(const drift_evaluator_opts *o, drift_evaluator **out)
     if (!ev) return DRIFT_ENOMEM;
     snprintf(ev->dataset, sizeof ev->dataset, "%s", o->dataset);
     ev->k = o->k ? o->k : DRIFT_PRDC_K;
-    drift_dataset test = {0};
+    drift_dataset test = {0}; /* kept as ev->ref on success */
     drift_dataset_opts dopts = {.split = "test", .data_dir = o->data_dir, .n = o->n_ref};
     int st = drift_dataset_open(o->dataset, &dopts, &test);
     if (st) goto done;
@@ -157,6 +179,14 @@ int drift_evaluator_open(const drift_evaluator_opts *o, drift_evaluator **out)
     }
     st = eval_gaussian_kernel_sum(ev->ref_feats, test.n, ev->ref_feats, test.n, f, ev->mmd_h2, 1,
                                   &ev->mmd_ref_sum);
+    if (st == DRIFT_OK && test.n_classes > ev->clf->n_classes)
+        st = drift_error(DRIFT_ESHAPE, "%s: the classifier knows %d classes, the %s test split "
+                                       "has %d", ev->clf_path, ev->clf->n_classes, o->dataset,
+                         test.n_classes);
+    if (st == DRIFT_OK) {
+        ev->ref = test;
+        memset(&test, 0, sizeof test);
+    }
 done:
     drift_dataset_free(&test);
     if (st) {
@@ -197,13 +227,13 @@ int drift_eval_images(drift_evaluator *ev, const float *samples, int64_t dim,
     int st = eval_check_set(samples, n, (int)dim, (int64_t)ev->k + 1, "samples");
     if (st) return st;
     drift_model *model = ev->clf->model;
-    const int f = ev->feat_dim, nc = model->out_dim;
+    const int f = ev->feat_dim, nc = model->out_dim, classes = ev->clf->n_classes;
     if (labels)
         for (int64_t i = 0; i < n; i++)
-            if (labels[i] < 0 || labels[i] >= nc)
+            if (labels[i] < 0 || labels[i] >= classes)
                 return drift_error(DRIFT_EINVAL, "label %d of sample %" PRId64 " is outside "
-                                                 "[0, %d) (%s has %d classes)", labels[i], i, nc,
-                                   ev->dataset, nc);
+                                                 "[0, %d) (%s has %d classes)", labels[i], i,
+                                   classes, ev->dataset, classes);
     float *feats = drift_alloc((size_t)n * f, sizeof(float));
     float *logits = drift_alloc((size_t)n * nc, sizeof(float));
     drift_feature_stats fs = {0};
@@ -230,19 +260,29 @@ int drift_eval_images(drift_evaluator *ev, const float *samples, int64_t dim,
     out->mmd2 = ev->mmd_ref_sum / (nr * (nr - 1)) + syy / (ns * (ns - 1)) - 2 * sxy / (nr * ns);
     out->mmd_bandwidth = sqrt(ev->mmd_h2);
 
+    /* Arg-max over every output, the outlier class included: a sample the network calls
+     * "not an image of this dataset" is not of its intended class either. */
     out->has_labels = labels != NULL;
     out->class_accuracy = NAN;
-    if (labels) {
-        int64_t correct = 0;
-        for (int64_t i = 0; i < n; i++) {
-            const float *l = logits + (size_t)i * nc;
-            int best = 0;
-            for (int j = 1; j < nc; j++)
-                if (l[j] > l[best]) best = j;
-            correct += best == labels[i];
-        }
-        out->class_accuracy = (double)correct / ns;
+    out->outlier_fraction = NAN;
+    int64_t correct = 0, outliers = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float *l = logits + (size_t)i * nc;
+        int best = 0;
+        for (int j = 1; j < nc; j++)
+            if (l[j] > l[best]) best = j;
+        if (labels) correct += best == labels[i];
+        outliers += best == ev->clf->outlier_class;
     }
+    if (labels) out->class_accuracy = (double)correct / ns;
+    if (ev->clf->outlier_class >= 0) out->outlier_fraction = (double)outliers / ns;
+
+    drift_collapse col;
+    if ((st = drift_collapse_check(samples, labels, n, ev->ref.x, ev->ref.labels, ev->ref.n,
+                                   (int)dim, classes, &col)))
+        goto done;
+    out->diversity = col.diversity;
+    out->dup_frac = col.dup_frac;
     out->n_samples = n;
     out->n_reference = ev->n_ref;
     out->n_prdc = m;
@@ -272,6 +312,11 @@ int drift_image_metrics_write_json(const drift_image_metrics *m, drift_jsonw *w)
     drift_jsonw_key(w, "class_accuracy");
     if (m->has_labels) drift_jsonw_double(w, m->class_accuracy);
     else drift_jsonw_null(w);
+    drift_jsonw_key(w, "outlier_fraction");
+    if (isnan(m->outlier_fraction)) drift_jsonw_null(w);
+    else drift_jsonw_double(w, m->outlier_fraction);
+    drift_jsonw_key(w, "diversity"), drift_jsonw_double(w, m->diversity);
+    drift_jsonw_key(w, "dup_frac"), drift_jsonw_double(w, m->dup_frac);
     drift_jsonw_key(w, "n_samples"), drift_jsonw_int(w, m->n_samples);
     drift_jsonw_key(w, "n_reference"), drift_jsonw_int(w, m->n_reference);
     drift_jsonw_key(w, "n_prdc"), drift_jsonw_int(w, m->n_prdc);

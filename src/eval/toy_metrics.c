@@ -38,6 +38,10 @@ int drift_eval_toy(const char *toy, const float *samples, int64_t n, uint64_t se
         (st = drift_sliced_w2(target, n, samples, n, 2, DRIFT_EVAL_TOY_PROJECTIONS, seed,
                               &out->sliced_w2)))
         goto done;
+    drift_collapse col;
+    if ((st = drift_collapse_check(samples, NULL, n, target, NULL, n, 2, 0, &col))) goto done;
+    out->diversity = col.diversity;
+    out->dup_frac = col.dup_frac;
     out->n = n;
     out->bandwidth = sqrt(h2);
 done:
@@ -51,6 +55,8 @@ int drift_toy_metrics_write_json(const drift_toy_metrics *m, drift_jsonw *w)
     drift_jsonw_key(w, "toy_bandwidth"), drift_jsonw_double(w, m->bandwidth);
     drift_jsonw_key(w, "toy_energy"), drift_jsonw_double(w, m->energy);
     drift_jsonw_key(w, "toy_sliced_w2"), drift_jsonw_double(w, m->sliced_w2);
+    drift_jsonw_key(w, "diversity"), drift_jsonw_double(w, m->diversity);
+    drift_jsonw_key(w, "dup_frac"), drift_jsonw_double(w, m->dup_frac);
     drift_jsonw_key(w, "n_samples"), drift_jsonw_int(w, m->n);
     return w->status;
 }

@@ -14,6 +14,7 @@
 #include "drift/eval.h"
 #include "drift/models.h"
 #include "drift/rng.h"
+#include "drift/safetensors.h"
 #include "test.h"
 
 /* Images of each split used throughout: the classifier's train / test data, the reference. */
@@ -56,6 +57,8 @@ static void test_train_is_deterministic_and_learns(void)
     CHECK(!strcmp(clf->dataset, "fashion-mnist"));
     CHECK_MSG(clf->test_accuracy > 0.4 && clf->test_accuracy <= 1, "accuracy %g", clf->test_accuracy);
     CHECK(clf->model->feature_dim > 0);
+    /* outlier exposure (the default): one output more than the data has classes */
+    CHECK(clf->n_classes == 10 && clf->outlier_class == 10 && clf->model->out_dim == 11);
     drift_classifier *again = NULL;
     o.progress = NULL;
     CHECK_OK(drift_classifier_train_on(&train, &test, &o, &again));
@@ -64,6 +67,15 @@ static void test_train_is_deterministic_and_learns(void)
         CHECK(again->test_accuracy == clf->test_accuracy);
     }
     drift_classifier_free(again);
+    again = NULL;
+    o.outliers = 0; /* without: the data's classes only */
+    CHECK_OK(drift_classifier_train_on(&train, &test, &o, &again));
+    if (again) CHECK(again->n_classes == 10 && again->outlier_class == -1 && again->model->out_dim == 10);
+    drift_classifier_free(again);
+    o.outliers = -0.5;
+    CHECK(drift_classifier_train_on(&train, &test, &o, &again) == DRIFT_EINVAL);
+    CHECK(strstr(drift_last_error(), "outliers") != NULL);
+    o.outliers = 0.25;
     o.epochs = 0;
     CHECK(drift_classifier_train_on(&train, &test, &o, &again) == DRIFT_EINVAL);
     o.epochs = 1;
@@ -104,6 +116,7 @@ static void test_save_load_round_trip(void)
         CHECK(!memcmp(back->model->params, clf->model->params, clf->model->n_params * sizeof(float)));
         CHECK_CLOSE(back->test_accuracy, clf->test_accuracy, 1e-6, 0);
         CHECK(back->steps == 20 && back->train_images == N_IMAGES);
+        CHECK(back->n_classes == 10 && back->outlier_class == 10);
         /* Same features from the loaded copy. */
         float img[2 * 784], f1[2 * 512], f2[2 * 512];
         drift_rng r;
@@ -190,6 +203,11 @@ static void test_evaluator(void)
     /* Unbiased MMD² of a set with itself is −(2/n)(1 − mean off-diagonal kernel). */
     CHECK(m.mmd2 < 0 && m.mmd2 > -2.0 / N_IMAGES && m.mmd_bandwidth > 0);
 
+    /* The reference against itself, in pixels: per-class spread equal, no near-copies. */
+    CHECK_CLOSE(m.diversity, 1.0, 1e-12, 0);
+    CHECK(m.dup_frac == 0);
+    CHECK(m.outlier_fraction >= 0 && m.outlier_fraction <= 0.1);
+
     /* Train images are close, noise is far, on every metric. */
     drift_image_metrics mt, mn;
     CHECK_OK(drift_eval_images(ev, train.x, train.dim, NULL, train.n, &mt));
@@ -202,6 +220,22 @@ static void test_evaluator(void)
     CHECK(mt.recall > 0.5 && mn.recall < 0.1 && mt.coverage > 3 * mn.coverage);
     CHECK(mn.mmd2 > 10 * fabs(mt.mmd2));
     CHECK(!mt.has_labels && isnan(mt.class_accuracy));
+    /* Even 20 steps of outlier exposure tell uniform noise from clothes. */
+    CHECK_MSG(mn.outlier_fraction > 0.9 && mt.outlier_fraction < 0.1, "outliers: noise %g, train %g",
+              mn.outlier_fraction, mt.outlier_fraction);
+
+    /* One image repeated: every sample has a copy, no spread at all. */
+    float *copies = drift_alloc(N_IMAGES * 784, sizeof(float));
+    int32_t *copy_labels = drift_alloc(N_IMAGES, sizeof(int32_t));
+    for (int i = 0; i < N_IMAGES; i++) {
+        memcpy(copies + (size_t)i * 784, train.x + 5 * 784, 784 * sizeof(float));
+        copy_labels[i] = train.labels[5];
+    }
+    drift_image_metrics mc;
+    CHECK_OK(drift_eval_images(ev, copies, 784, copy_labels, N_IMAGES, &mc));
+    CHECK(mc.dup_frac == 1 && mc.diversity == 0 && mc.recall <= 0.02 && mc.coverage <= 0.02);
+    CHECK(mt.dup_frac == 0 && mt.diversity > 0.8 && mt.diversity < 1.25);
+    drift_free(copies), drift_free(copy_labels);
 
     /* Fewer samples than reference images: precision/recall on equal-sized sets. */
     CHECK_OK(drift_eval_images(ev, train.x, train.dim, NULL, 100, &m));
@@ -232,6 +266,55 @@ static void test_evaluator(void)
     CHECK(strstr(drift_last_error(), "not an image dataset") != NULL);
     unlink(path);
     drift_free(noise);
+}
+
+/* A file of format 1 (before outlier exposure): still readable, used when asked for by path,
+ * but replaced (or refused, when training is not allowed) when it is the cache's. */
+static void test_format1_classifier(void)
+{
+    drift_classifier_opts to;
+    tiny_opts(&to);
+    to.outliers = 0;
+    drift_classifier *old = NULL;
+    CHECK_OK(drift_classifier_train_on(&train, &test, &to, &old));
+    if (!old) return;
+    const drift_model *m = old->model;
+    drift_st_tensor *t = drift_alloc((size_t)m->n_tensors, sizeof *t);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const drift_param_tensor *p = &m->tensors[i];
+        t[i].name = p->name;
+        t[i].dtype = DRIFT_DTYPE_F32;
+        t[i].ndim = p->ndim;
+        for (int j = 0; j < p->ndim; j++) t[i].shape[j] = p->shape[j];
+        t[i].data = m->params + p->offset;
+    }
+    char arch[512];
+    CHECK_OK(drift_model_config_format(&m->cfg, arch, sizeof arch));
+    drift_st_meta meta[] = {{"format", DRIFT_CLASSIFIER_FORMAT_V1}, {"dataset", "fashion-mnist"},
+                            {"test_accuracy", "0.5"}, {"architecture", arch}, {"steps", "20"},
+                            {"train_images", "300"}};
+    CHECK_OK(drift_classifier_path(cache, "fashion-mnist", path, sizeof path));
+    CHECK_OK(drift_safetensors_write(path, t, (size_t)m->n_tensors, meta, 6));
+    drift_free(t);
+    drift_classifier *back = NULL;
+    CHECK_OK(drift_classifier_load(path, "fashion-mnist", &back));
+    if (back) CHECK(back->n_classes == 10 && back->outlier_class == -1);
+    drift_classifier_free(back);
+
+    drift_evaluator_opts o = {.dataset = "fashion-mnist", .cache_dir = cache, .n_ref = N_IMAGES};
+    drift_evaluator *ev = NULL;
+    CHECK(drift_evaluator_open(&o, &ev) == DRIFT_EIO);
+    CHECK(strstr(drift_last_error(), "without outlier exposure") != NULL);
+    o.classifier_path = path; /* the user's explicit choice: used as it is */
+    CHECK_OK(drift_evaluator_open(&o, &ev));
+    if (ev) {
+        drift_image_metrics mm;
+        CHECK_OK(drift_eval_images(ev, test.x, test.dim, NULL, test.n, &mm));
+        CHECK(isnan(mm.outlier_fraction) && mm.fid < 1e-6);
+    }
+    drift_evaluator_free(ev);
+    unlink(path);
+    drift_classifier_free(old);
 }
 
 static int log_lines, log_said_training;
@@ -274,6 +357,7 @@ int main(void)
     RUN(test_save_load_round_trip);
     RUN(test_features_batching);
     RUN(test_evaluator);
+    RUN(test_format1_classifier);
     RUN(test_evaluator_trains_when_missing);
     drift_classifier_free(clf);
     drift_dataset_free(&train);
