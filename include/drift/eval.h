@@ -194,8 +194,9 @@ int drift_eval_toy(const char *toy, const float *samples, int64_t n, uint64_t se
                    drift_toy_metrics *out);
 
 /* Writes the fields of m as members of the JSON object that w has open
- * ("toy_mmd2", "toy_bandwidth", "toy_energy", "toy_sliced_w2", "diversity", "dup_frac",
- * "n_samples"). */
+ * ("toy_mmd2", "toy_bandwidth", "toy_energy", "toy_sliced_w2", "toy_diversity",
+ * "toy_dup_frac", "n_samples"). The collapse figures are prefixed so that they do not clash
+ * with the training log's own "diversity" and "dup_frac" in one metrics.jsonl line. */
 int drift_toy_metrics_write_json(const drift_toy_metrics *m, struct drift_jsonw *w);
 
 /* ---- The feature network ----------------------------------------------------------------------
@@ -353,8 +354,8 @@ int drift_eval_images(drift_evaluator *ev, const float *samples, int64_t dim,
 
 /* Writes the fields of m as members of the JSON object that w has open: "fid", "precision",
  * "recall", "density", "coverage", "mmd2", "mmd_bandwidth", "class_accuracy" (null without
- * labels), "outlier_fraction" (null without an outlier class), "diversity", "dup_frac",
- * "n_samples", "n_reference", "n_prdc", "k", "feature_dim", "classifier_test_accuracy". */
+ * labels), "outlier_fraction" (null without an outlier class), "pixel_diversity",
+ * "pixel_dup_frac" (prefixed: training logs its own "diversity" beside them), "n_samples", "n_reference", "n_prdc", "k", "feature_dim", "classifier_test_accuracy". */
 int drift_image_metrics_write_json(const drift_image_metrics *m, struct drift_jsonw *w);
 
 /* ---- Sanity sets: can these metrics be fooled? -------------------------------------------------

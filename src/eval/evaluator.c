@@ -315,8 +315,8 @@ int drift_image_metrics_write_json(const drift_image_metrics *m, drift_jsonw *w)
     drift_jsonw_key(w, "outlier_fraction");
     if (isnan(m->outlier_fraction)) drift_jsonw_null(w);
     else drift_jsonw_double(w, m->outlier_fraction);
-    drift_jsonw_key(w, "diversity"), drift_jsonw_double(w, m->diversity);
-    drift_jsonw_key(w, "dup_frac"), drift_jsonw_double(w, m->dup_frac);
+    drift_jsonw_key(w, "pixel_diversity"), drift_jsonw_double(w, m->diversity);
+    drift_jsonw_key(w, "pixel_dup_frac"), drift_jsonw_double(w, m->dup_frac);
     drift_jsonw_key(w, "n_samples"), drift_jsonw_int(w, m->n_samples);
     drift_jsonw_key(w, "n_reference"), drift_jsonw_int(w, m->n_reference);
     drift_jsonw_key(w, "n_prdc"), drift_jsonw_int(w, m->n_prdc);

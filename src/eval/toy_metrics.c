@@ -55,8 +55,8 @@ int drift_toy_metrics_write_json(const drift_toy_metrics *m, drift_jsonw *w)
     drift_jsonw_key(w, "toy_bandwidth"), drift_jsonw_double(w, m->bandwidth);
     drift_jsonw_key(w, "toy_energy"), drift_jsonw_double(w, m->energy);
     drift_jsonw_key(w, "toy_sliced_w2"), drift_jsonw_double(w, m->sliced_w2);
-    drift_jsonw_key(w, "diversity"), drift_jsonw_double(w, m->diversity);
-    drift_jsonw_key(w, "dup_frac"), drift_jsonw_double(w, m->dup_frac);
+    drift_jsonw_key(w, "toy_diversity"), drift_jsonw_double(w, m->diversity);
+    drift_jsonw_key(w, "toy_dup_frac"), drift_jsonw_double(w, m->dup_frac);
     drift_jsonw_key(w, "n_samples"), drift_jsonw_int(w, m->n);
     return w->status;
 }

@@ -264,6 +264,10 @@ static int evaluate(drift_trainer *t, drift_jsonw *w, double *fid_out, char *sum
                     size_t used = strlen(summary);
                     snprintf(summary + used, ssize - used, "  class accuracy %.3f", m.class_accuracy);
                 }
+                if (!isnan(m.outlier_fraction)) {
+                    size_t used = strlen(summary);
+                    snprintf(summary + used, ssize - used, "  outliers %.3f", m.outlier_fraction);
+                }
             }
         }
     } else if (!st && t->dim == 2) {
