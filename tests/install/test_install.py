@@ -1,6 +1,7 @@
 """cmake --install into a temporary prefix, then build examples/field.c and examples/sample.c the
 way a user would, `cc prog.c $(pkg-config --cflags --libs drift)`: against libdrift.so, and with
---static against libdrift.a alone (a copy of the prefix without the shared library). Runs both,
+--static against libdrift.a alone (a copy of the prefix without the shared library); field.c also
+from a CMake project with find_package(drift) (drift::drift and drift::static). Runs both,
 checks the field against NumPy and the samples against `drift sample` from the installed CLI
 (trained here for a few steps on a toy). In a sanitizer build the examples are compiled with
 -fsanitize=address,undefined too (the installed library needs its runtime) and leaks are checked."""
@@ -44,8 +45,16 @@ def run(cmd, env=None, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, env=e, **kw)
 
 
+def libdir_of(prefix):
+    """CMAKE_INSTALL_LIBDIR: lib, or lib/<multiarch> for a build configured with prefix /usr."""
+    for root, _, files in os.walk(prefix):
+        if "libdrift.a" in files:
+            return os.path.relpath(root, prefix)
+    return "lib"
+
+
 def pkg(prefix, *args):
-    env = {"PKG_CONFIG_PATH": os.path.join(prefix, "lib", "pkgconfig")}
+    env = {"PKG_CONFIG_PATH": os.path.join(prefix, libdir_of(prefix), "pkgconfig")}
     r = run([PKG_CONFIG, "--define-variable=prefix=" + prefix, *args, "drift"], env)
     c.check(r.returncode == 0, "pkg-config %s: %s" % (" ".join(args), r.stderr))
     return r.stdout.split()
@@ -85,11 +94,13 @@ with tempfile.TemporaryDirectory() as tmp:
     prefix = os.path.join(tmp, "prefix")
     r = run([CMAKE, "--install", BUILD, "--prefix", prefix])
     c.check(r.returncode == 0, "cmake --install %s: %s" % (BUILD, r.stderr))
-    lib = os.path.join(prefix, "lib")
+    libdir = libdir_of(prefix)
+    lib = os.path.join(prefix, libdir)
     so_full = "libdrift.so." + version
     so_name = "libdrift.so.%d.%d" % (major, minor) if major == 0 else "libdrift.so.%d" % major
-    for rel in ["include/drift/drift.h", "include/drift/version.h", "include/drift/field.h", "lib/libdrift.a",
-                "lib/" + so_full, "lib/pkgconfig/drift.pc", "bin/drift"]:
+    for rel in ["include/drift/drift.h", "include/drift/version.h", "include/drift/field.h", libdir + "/libdrift.a",
+                libdir + "/" + so_full, libdir + "/pkgconfig/drift.pc", libdir + "/cmake/drift/drift-config.cmake",
+                "bin/drift"]:
         c.check(os.path.isfile(os.path.join(prefix, rel)), "installed %s" % rel)
     c.check(os.path.realpath(os.path.join(lib, "libdrift.so")) == os.path.join(os.path.realpath(lib), so_full),
             "libdrift.so -> %s" % so_full)
@@ -111,9 +122,9 @@ with tempfile.TemporaryDirectory() as tmp:
     # The static prefix: the same install without the shared library, so -ldrift is libdrift.a.
     sprefix = os.path.join(tmp, "static-prefix")
     shutil.copytree(prefix, sprefix, symlinks=True)
-    for f in os.listdir(os.path.join(sprefix, "lib")):
+    for f in os.listdir(os.path.join(sprefix, libdir)):
         if f.startswith("libdrift.so"):
-            os.remove(os.path.join(sprefix, "lib", f))
+            os.remove(os.path.join(sprefix, libdir, f))
 
     exes = {}
     for static in (False, True):
@@ -150,6 +161,31 @@ with tempfile.TemporaryDirectory() as tmp:
                 "field (%s) = NumPy's sharp/laplace field:\n%s\nvs\n%s" % (kind, got, want_v))
     if len(outputs) == 2:
         c.check(outputs["shared"] == outputs["static"], "field: shared and static print the same")
+
+    # CMake users: find_package(drift) and the imported targets drift::drift / drift::static
+    proj = os.path.join(tmp, "use-cmake")
+    os.makedirs(proj)
+    with open(os.path.join(proj, "CMakeLists.txt"), "w") as f:
+        f.write("cmake_minimum_required(VERSION 3.16)\nproject(use_drift C)\n"
+                "find_package(drift %d.%d REQUIRED)\n" % (major, minor) +
+                "add_executable(field_shared ${EXAMPLE})\ntarget_link_libraries(field_shared PRIVATE drift::drift)\n"
+                "add_executable(field_static ${EXAMPLE})\ntarget_link_libraries(field_static PRIVATE drift::static)\n")
+    san = "-fsanitize=address,undefined -fno-omit-frame-pointer" if SANITIZE else ""
+    r = run([CMAKE, "-S", proj, "-B", os.path.join(proj, "b"), "-DCMAKE_PREFIX_PATH=" + prefix,
+             "-DEXAMPLE=" + os.path.join(SOURCE, "examples", "field.c"), "-DCMAKE_C_FLAGS=" + san,
+             "-DCMAKE_EXE_LINKER_FLAGS=" + san])
+    c.check(r.returncode == 0, "find_package(drift): %s%s" % (r.stdout, r.stderr))
+    if r.returncode == 0:
+        r = run([CMAKE, "--build", os.path.join(proj, "b")])
+        c.check(r.returncode == 0, "CMake build against drift::drift and drift::static: %s%s" % (r.stdout, r.stderr))
+    for kind in ("shared", "static"):
+        exe = os.path.join(proj, "b", "field_" + kind)
+        if os.path.isfile(exe):
+            r = run([exe])
+            c.check(r.returncode == 0 and r.stdout == outputs.get("shared"), "CMake-built field (%s) prints what the "
+                    "pkg-config one does:\n%s%s" % (kind, r.stdout, r.stderr))
+            deps = needed(exe)
+            c.check((so_name in deps) == (kind == "shared"), "CMake-built field (%s) needs %s" % (kind, deps))
 
     # examples/sample.c against `drift sample` from the installed CLI
     drift = os.path.join(prefix, "bin", "drift")
