@@ -24,6 +24,9 @@
  * Numerics: every normalized sum is computed with the row's largest log-weight subtracted
  * (log-sum-exp), so a row whose kernel values all underflow still gets the finite field of
  * its nearest targets; unnormalized families (mmd, deng --deng-norm none) return 0 there.
+ * At extreme scales (distances ≫ τ by factors of 1e10 and more) a field is right or refused
+ * with DRIFT_ENUMERIC, never quietly wrong: the fast path refuses a τ whose kernel constants do
+ * not fit float32 and rows whose kernel ratios its distances cannot resolve (docs/MATH.md).
  */
 #ifndef DRIFT_FIELD_H
 #define DRIFT_FIELD_H

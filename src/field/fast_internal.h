@@ -27,6 +27,13 @@
 #define FAST_LC_SPREAD 100.0f
 /* Kernel logs are clamped here so that differences of them stay finite (never inf − inf). */
 #define FAST_LK_MIN (-1e38f)
+/* Lost precision (docs/MATH.md §3 in float32 at extreme scales): a row whose largest kernel exponent is
+ * known only to more than this (estimated from the rounding of its distance) is checked for a
+ * second term within that error (+ 40) of the largest; if there is one, their ratio, and so the
+ * field, is unknown in float32 and the call is refused (DRIFT_ENUMERIC) instead of answered. */
+#define FAST_EXP_ERR_CHECK 0.1
+/* rq kernels with c above this take log(1 + c·z) as log c + log(z + 1/c): c·z can overflow. */
+#define FAST_RQ_BIG_C 0x1p40f
 
 /* The batch as the fast path sees it. Targets are [negatives (the queries themselves when
  * self-masked), extra negatives, positives], indexed 0..T−1 and stored as up to three
@@ -51,6 +58,15 @@ typedef struct fast_batch {
     double wq_total;       /* Σ negative weights (self rows included) */
     double wq_row;         /* Σ negative weights one query sees (its own row excluded) */
     double wp_total;       /* Σ positive weights */
+    /* rounding of distances (fast_row_exp_err): absolute error of r from the working copy's
+     * rounding (tile units), the GEMM's relative scale, the largest |log weight| and ‖t‖² */
+    double dr_copy, dr_gemm;
+    float lw_absmax, tn_max, xn_max;
+    /* the caller's rows (not the working copy), for recomputing near-tied terms exactly:
+     * queries, and the targets as segments in target order */
+    const float *orig_x;
+    const float *orig_rows[4];
+    int64_t orig_start[5];
 } fast_batch;
 
 static inline const float *fast_target_row(const fast_batch *fb, int64_t j)
@@ -82,6 +98,9 @@ typedef struct fast_tau {
     float c, alpha;
     float h0, h1, g0, g1;
     float lk_self;      /* deng soft mask: log κ at the soft self distance */
+    double c_d;         /* c in double (error estimates) */
+    int rq_big;         /* rq with c > FAST_RQ_BIG_C: log κ = −α (log c + log(z + 1/c)) */
+    float rq_log_c, rq_inv_c;
 } fast_tau;
 
 /* Everything the coefficient rows need besides the batch. */
@@ -104,7 +123,24 @@ typedef struct fast_plan {
 typedef struct fast_row_info {
     double phi;                       /* potential term of this row and temperature */
     double log_pos_mass, log_neg_mass, pos_ess;
+    double ill;                       /* > 0: the row's kernel ratios are lost (the exponent error) */
 } fast_row_info;
+
+/* The separable families' repair of such a row (one side: targets j0 .. j0 + count − 1 of
+ * query i, kernel logs L with largest m, distances z): the terms within the error of the
+ * largest get their log differences to it recomputed in double-double from the caller's rows,
+ * L[j] := log w_j κ_j − log w_top κ_top, and the rest (below by more than the error + 40:
+ * negligible) FAST_LK_MIN. tmp: count floats. Returns 0, or −1 if even that cannot resolve them. */
+int fast_refine_ties(const fast_plan *pl, int t, int64_t i, int64_t j0, int64_t count, float *L, const float *z,
+                     float m, double err, float *tmp);
+
+/* Whether the kernel logs L[0], L[stride], ... (count of them, largest m, log weights included)
+ * have a second term within the rounding error of the largest (|log κ| of the largest being
+ * at most |m| + shift): returns that error estimate
+ * when they do, else 0. Costs a few flops unless the error exceeds FAST_EXP_ERR_CHECK.
+ * xn: the query's squared norm on the GEMM path (for a column, the largest query's). */
+double fast_exp_ties(const fast_plan *pl, int t, const float *L, int64_t count, int64_t stride, float m, double shift,
+                     float xn);
 
 /* Coefficient row of query i at temperature t: crow[j] = C_ij such that
  * V_t(x_i) = Σ_j C_ij (t_j − x_i). z is the query's distance row (T values); scratch holds
@@ -116,6 +152,6 @@ void fast_coef_row(const fast_plan *pl, int t, int64_t i, const float *z, float 
  * (z with row stride ldz): lc[j − j0] = log Σ_i κ_ij (self entries removed or soft). lk is
  * scratch of n·(j1 − j0) floats, sums of (j1 − j0) doubles. */
 void fast_deng_column_lse(const fast_plan *pl, int t, int64_t j0, int64_t j1, const float *z, int64_t ldz,
-                          float *lk, double *sums, float *lc);
+                          float *lk, double *sums, float *lc, double *ill);
 
 #endif

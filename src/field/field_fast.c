@@ -27,6 +27,7 @@
  * computed by one thread in a fixed order, and blocks are reduced in block order, so the
  * result does not depend on the thread count or scheduling. The block size (which the
  * thread count does not change) moves only the last bits. */
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -134,7 +135,20 @@ typedef struct fast_run {
     float *vt;           /* n_tau × n × d per-temperature fields (drift normalization) */
     row_ws *ws;
     float *v;            /* the output */
+    double ill;          /* > 0: some row's (or column's) kernel ratios are lost; its exponent error */
+    int64_t ill_row;     /* the first such query (−1: a column) */
 } fast_run;
+
+/* Record a row whose kernel ratios float32 cannot resolve (rare: taken under a lock). */
+static void note_ill(fast_run *run, double err, int64_t row)
+{
+    if (!(err > 0)) return;
+#pragma omp critical(drift_field_ill)
+    if (err > run->ill) {
+        run->ill = err;
+        run->ill_row = row;
+    }
+}
 
 /* Lay out every buffer of the run in c (measuring when c->base is NULL). */
 static void layout(fast_run *run, carver *c)
@@ -280,6 +294,14 @@ static void pack_batch(fast_run *run)
     }
     fb->wq_total = wq;
     fb->wp_total = wp;
+    float lwmax = 0.0f;
+    for (j = 0; j < T; j++)
+        if (fb->w[j] > 0) lwmax = fmaxf(lwmax, fabsf(fb->lw[j]));
+    fb->lw_absmax = lwmax;
+    /* typical rounding of a distance: the copy's values (|v| < 2) are rounded to float; the
+     * GEMM form's r² to about √d ulps of ‖x‖² + ‖t‖² */
+    fb->dr_copy = run->copy ? 0x1p-22 : 0.0;
+    fb->dr_gemm = fb->direct ? 0.0 : sqrt((double)d) * 0x1p-23;
     /* what one self-masked query sees: the other n − 1 queries (weight 1) and the extras */
     fb->wq_row = fb->self_masked ? (double)(n - 1) + we : wq;
 
@@ -301,6 +323,13 @@ static void pack_batch(fast_run *run)
         start += count;
     }
     fb->seg_start[fb->nseg] = T;
+    fb->orig_x = b->x;
+    fb->orig_start[0] = 0;
+    for (int s = 0; s < 4; s++) {
+        const int64_t count = s == 0 && !fb->self_masked ? 0 : in.count[s];
+        fb->orig_rows[s] = in.rows[s];
+        fb->orig_start[s + 1] = fb->orig_start[s] + count;
+    }
 
     const int par = run->parallel;
     if (run->copy) {
@@ -352,6 +381,11 @@ static void pack_batch(fast_run *run)
             for (int64_t k = 0; k < d; k++) s += (double)row[k] * row[k];
             tn[jj] = (float)s;
         }
+        float xm = 0.0f, tm = 0.0f;
+        for (int64_t i = 0; i < n; i++) xm = fmaxf(xm, xn[i]);
+        for (int64_t jj = 0; jj < T; jj++) tm = fmaxf(tm, tn[jj]);
+        fb->xn_max = xm;
+        fb->tn_max = tm;
     }
 }
 
@@ -359,7 +393,7 @@ static void pack_batch(fast_run *run)
 
 /* Kernel constants per temperature, in working units (docs/MATH.md §3.2 feature normalization: τ is
  * relative to the mean distance there, τ_w = τ·√d) expressed on tile values. */
-static void plan_temperatures(const drift_field_config *cfg, const fast_batch *fb, double s, fast_plan *pl)
+static int plan_temperatures(const drift_field_config *cfg, const fast_batch *fb, double s, fast_plan *pl)
 {
     const double a1 = fb->unit / s; /* tile units → working units */
     const double root_d = sqrt((double)fb->d), alpha = cfg->rq_alpha;
@@ -396,7 +430,31 @@ static void plan_temperatures(const drift_field_config *cfg, const fast_batch *f
         }
         }
         tc->lk_self = (float)drift_kernel_log(cfg->kernel, soft_add, tw, alpha);
+        /* the same constants in double, to see whether float32 holds them: c may flush to 0
+         * (τ huge: every kernel value is 1 to float precision, which is right), but c, h and g
+         * must not overflow, nor h and g become denormal (τ tiny next to the data's scale) */
+        double cd, hg[4] = {0, 0, 0, 0};
+        switch (cfg->kernel) {
+        case DRIFT_KERNEL_GAUSSIAN: cd = a1 * a1 / (2.0 * tw2); hg[0] = hg[2] = tw2; break;
+        case DRIFT_KERNEL_LAPLACE: cd = a1 / tw; hg[0] = tw2; hg[1] = hg[3] = tw * a1; break;
+        default:
+            cd = a1 * a1 / (2.0 * alpha * tw2);
+            if (alpha > 1) { hg[0] = alpha * tw2 / (alpha - 1.0); hg[1] = hg[0] * cd; }
+            hg[2] = tw2; hg[3] = tw2 * cd;
+            break;
+        }
+        tc->c_d = cd;
+        tc->rq_big = cfg->kernel == DRIFT_KERNEL_RQ && cd > FAST_RQ_BIG_C;
+        tc->rq_log_c = (float)log(cd);
+        tc->rq_inv_c = (float)(1.0 / cd);
+        int bad = !(cd <= FLT_MAX);
+        for (int k = 0; k < 4; k++) bad = bad || hg[k] > FLT_MAX || (hg[k] > 0 && hg[k] < FLT_MIN);
+        if (bad)
+            return drift_error(DRIFT_ENUMERIC, "tau %g is out of float32 range next to the data's scale: "
+                               "its kernel constants overflow or underflow; use --precision f64 (the float64 "
+                               "reference) or rescale the inputs", cfg->tau[t]);
     }
+    return DRIFT_OK;
 }
 
 /* Queries per block: the configured value, or enough rows to fill the working-set target
@@ -473,8 +531,11 @@ static void pass_columns(fast_run *run)
         const float *z = run->cache ? run->cache + j0 : ws->ctile;
         const int64_t ldz = run->cache ? T : j1 - j0;
         if (!run->cache) fast_dist_tile(fb, 0, n, j0, j1, ws->ctile, ldz);
-        for (int t = 0; t < run->pl.ntau; t++)
-            fast_deng_column_lse(&run->pl, t, j0, j1, z, ldz, ws->lk, ws->sums, run->lc + t * T + j0);
+        for (int t = 0; t < run->pl.ntau; t++) {
+            double ill = 0;
+            fast_deng_column_lse(&run->pl, t, j0, j1, z, ldz, ws->lk, ws->sums, run->lc + t * T + j0, &ill);
+            note_ill(run, ill, -1);
+        }
     }
 }
 
@@ -566,6 +627,7 @@ static void rows_block(fast_run *run, row_ws *ws, int64_t blk)
             float *ct = run->combine && t > 0 ? ws->ct : crow; /* where this temperature's row goes */
             fast_row_info info;
             fast_coef_row(pl, t, i, zi, ct, ws->scratch, &info);
+            note_ill(run, info.ill, i);
             if (fb->self_masked) ct[i] = 0.0f; /* zero displacement; keeps the GEMM identity exact */
             if (run->phi) run->phi[i * nt + t] = info.phi;
             if (res->log_pos_mass) res->log_pos_mass[i * nt + t] = info.log_pos_mass;
@@ -758,15 +820,24 @@ int drift_field_compute(const drift_field_config *cfg, const drift_field_batch *
     pl->lc = run.lc;
     pl->want_phi = res->potential != NULL;
     pl->want_diag = res->log_pos_mass || res->log_neg_mass || res->pos_ess;
-    plan_temperatures(cfg, fb, s, pl);
+    if ((st = plan_temperatures(cfg, fb, s, pl))) {
+        scratch_release(mem, is_private);
+        return st;
+    }
     if (deng_both) {
         pass_columns(&run);
         plan_column_weights(&run);
     }
-    pass_rows(&run);
+    if (!run.ill) pass_rows(&run);
     res->feature_scale = s;
     res->mean_dist = mu;
-    st = finish(&run, s);
+    if (run.ill > 0)
+        st = drift_error(DRIFT_ENUMERIC, "float32 cannot resolve the kernel here: %s nearest targets are tied within "
+                         "the rounding of their distances (about %.3g in the kernel exponent; inputs too far apart "
+                         "next to tau); use --precision f64 (the float64 reference) or rescale the inputs",
+                         run.ill_row >= 0 ? "a query's" : "a target's", run.ill);
+    else
+        st = finish(&run, s);
     scratch_release(mem, is_private);
     return st;
 }

@@ -38,67 +38,219 @@ static double dist(const double *a, const double *b, int64_t d)
 
 static int masked(const ref_batch *rb, int64_t i, int64_t l) { return rb->self_masked && l == i; }
 
-/* log Σ exp(v[j]) over j with mask[j] == 0; -inf for an empty set. */
-static double log_sum_exp(const double *v, int64_t count, int64_t skip)
+/* An exponent known to an absolute error no better than this is refused when its term
+ * matters (within FIELD_TERM_WINDOW of the largest one it is normalized with): the field would
+ * be off by about as much, relative. */
+#define REF_EXPONENT_TOL 1e-6
+#define FIELD_TERM_WINDOW 40.0
+
+/* log Σ exp(v[j]) over j != skip, as *mx (the largest term) + the returned log Σ exp(v − mx),
+ * kept apart so that v[j] − log-sum can be taken as (v[j] − mx) − rest without losing the rest
+ * to the rounding of a huge mx. *mx = -inf (and 0 returned) for an empty set. */
+static double log_sum_exp_split(const double *v, int64_t count, int64_t skip, double *mx_out)
 {
     double mx = -INFINITY;
     for (int64_t j = 0; j < count; j++)
         if (j != skip && v[j] > mx) mx = v[j];
-    if (mx == -INFINITY) return -INFINITY;
+    *mx_out = mx;
+    if (mx == -INFINITY) return 0.0;
     double s = 0;
     for (int64_t j = 0; j < count; j++)
         if (j != skip) s += exp(v[j] - mx);
-    return mx + log(s);
+    return log(s);
+}
+
+static double log_sum_exp(const double *v, int64_t count, int64_t skip)
+{
+    double mx;
+    double rest = log_sum_exp_split(v, count, skip, &mx);
+    return mx + rest;
+}
+
+/* Whether a row (or column) of kernel logs v[0], v[stride], ... has two or more terms within
+ * FIELD_TERM_WINDOW of its largest whose logs, rounded at relative (d + 4)·2^-53 (the distance's
+ * error), are off by more than REF_EXPONENT_TOL: then their ratio is not known. */
+static int ill_conditioned(const double *v, int64_t count, int64_t stride, double mx, int64_t d)
+{
+    int64_t near = 0;
+    double worst = 0;
+    for (int64_t j = 0; j < count; j++) {
+        const double x = v[j * stride];
+        if (x == -INFINITY || x < mx - FIELD_TERM_WINDOW) continue;
+        near++;
+        worst = fmax(worst, (double)(d + 4) * 0x1p-53 * fabs(x));
+    }
+    return near > 1 && worst > REF_EXPONENT_TOL;
+}
+
+/* Kernel logs are taken apart as log f(r) = E(r) + P(r) for f = κ, κ# or g: the exponent E
+ * (−r²/2τ² gaussian, −r/τ laplace, 0 rq), which can be huge (r ≫ τ), and a moderate log
+ * prefactor P (0 for κ of gaussian and laplace; the whole log for rq). A normalized sum needs
+ * only differences of E between targets, and these are taken from the difference of squares
+ *     r_j² − r_a² = Σ_k (y_jk − y_ak)·((y_jk + y_ak) − 2x_k)
+ * against an anchor target a (the nearest), in double-double arithmetic (diff_sq): its error
+ * is then relative to the difference itself, not to r², so a query 1e18 away from targets 1
+ * apart still resolves them. Adding P to a huge E first would lose it (log r is below the ulp
+ * of r/τ at 1e15), so the two are added only after the largest E is subtracted. */
+enum { KF_KAPPA = 0, KF_SHARP, KF_GRAD };
+
+static double kernel_exponent(drift_kernel k, double r, double tau)
+{
+    return k == DRIFT_KERNEL_GAUSSIAN ? -r * r / (2.0 * tau * tau) : k == DRIFT_KERNEL_LAPLACE ? -r / tau : 0.0;
+}
+
+static double kernel_prefactor(drift_kernel k, int what, double r, double tau, double alpha)
+{
+    switch (k) {
+    case DRIFT_KERNEL_GAUSSIAN: return what == KF_KAPPA ? 0.0 : what == KF_SHARP ? 2.0 * log(tau) : -2.0 * log(tau);
+    case DRIFT_KERNEL_LAPLACE:
+        if (what == KF_KAPPA) return 0.0;
+        if (what == KF_SHARP) return log(tau) + log(r + tau);
+        return r > 0 ? -log(tau) - log(r) : -INFINITY; /* g(0) taken as 0 */
+    default:
+        return what == KF_KAPPA ? drift_kernel_log(k, r, tau, alpha)
+             : what == KF_SHARP ? drift_kernel_log_sharp(k, r, tau, alpha)
+                                : drift_kernel_log_grad(k, r, tau, alpha);
+    }
+}
+
+/* Error-free transformations: a + b = s + e, a·b = p + e exactly. */
+static void two_sum(double a, double b, double *s, double *e)
+{
+    const double x = a + b, z = x - a;
+    *s = x;
+    *e = (a - (x - z)) + (b - z);
+}
+
+static void two_prod(double a, double b, double *p, double *e)
+{
+    *p = a * b;
+    *e = fma(a, b, -*p);
+}
+
+/* r_j² − r_a² = Σ_k (y_jk − y_ak)·((y_jk + y_ak) − 2x_k), every difference, sum and product
+ * carried as a double-double (about 106 bits), so the result is good to a few ulps of itself
+ * plus ~d²·2^-106 of cond = Σ_k |(y_jk − y_ak)·((y_jk + y_ak) − 2x_k)|. */
+static double diff_sq(const double *yj, const double *ya, const double *x, int64_t d, double *cond)
+{
+    double hi = 0, lo = 0, c = 0;
+    for (int64_t k = 0; k < d; k++) {
+        double dh, dl, sh, sl, th, tl, p, pe, s, se;
+        two_sum(yj[k], -ya[k], &dh, &dl);     /* y_j − y_a */
+        two_sum(yj[k], ya[k], &sh, &sl);      /* y_j + y_a */
+        two_sum(sh, -2.0 * x[k], &th, &tl);   /* ... − 2x (2x is exact) */
+        tl += sl;
+        two_prod(dh, th, &p, &pe);
+        pe += dh * tl + dl * th;
+        two_sum(hi, p, &s, &se);
+        hi = s;
+        lo += se + pe;
+        c += fabs(p);
+    }
+    *cond = c;
+    return hi + lo;
+}
+
+/* E(r_j) − E(r_a) from dsq = r_j² − r_a² (diff_sq), and a bound on its rounding error. */
+static double exponent_diff(drift_kernel k, double rj, double ra, double dsq, double cond, double tau, int64_t d,
+                            double *err)
+{
+    const double e = 4.0 * 0x1p-53 * fabs(dsq) + (double)((d + 4) * (d + 4)) * 0x1p-104 * cond;
+    if (k == DRIFT_KERNEL_GAUSSIAN) {
+        *err = e / (2.0 * tau * tau);
+        return -dsq / (2.0 * tau * tau);
+    }
+    if (k == DRIFT_KERNEL_LAPLACE && rj + ra > 0) {
+        const double dE = -dsq / (rj + ra) / tau;
+        *err = e / ((rj + ra) * tau) + (double)(d + 4) * 0x1p-53 * fabs(dE); /* and r's own rounding */
+        return dE;
+    }
+    *err = 0;
+    return 0.0;
 }
 
 /* One side (positives or negatives) of a meanshift/sharp/kdegrad/mmd field at query xi:
  *   out = Σ_j a_j (y_j − xi) / B, a_j = w_j·(κ or g), B = Σ_j w_j·(κ, κ#, or 1),
- * and the potential term (log of the normalized KDE, or the kernel mean for mmd). */
-static void side_field(const drift_field_config *cfg, double tau, const double *xi, const double *Y,
-                       const double *w, const double *r, int64_t count, int64_t skip, int64_t d,
-                       double *la, double *lb, double *out, double *phi)
+ * and the potential term (log of the normalized KDE, or the kernel mean for mmd). la and lb
+ * are scratch of 3·count and 2·count doubles. */
+static int side_field(const drift_field_config *cfg, double tau, const double *xi, const double *Y,
+                      const double *w, const double *r, int64_t count, int64_t skip, int64_t d,
+                      double *la, double *lb, double *out, double *phi)
 {
     const drift_family fam = cfg->family;
+    const drift_kernel ker = cfg->kernel;
     const double alpha = cfg->rq_alpha;
+    const int fa = fam == DRIFT_FAMILY_KDEGRAD || fam == DRIFT_FAMILY_MMD ? KF_GRAD : KF_KAPPA;
+    const int fb = fam == DRIFT_FAMILY_SHARP ? KF_SHARP : KF_KAPPA;
     memset(out, 0, (size_t)d * sizeof *out);
     *phi = 0;
     double wsum = 0;
+    int64_t anchor = -1;
     for (int64_t j = 0; j < count; j++) {
-        if (j == skip) { la[j] = lb[j] = -INFINITY; continue; }
-        double lw = log(w[j]);
+        if (j == skip || !(w[j] > 0)) continue;
         wsum += w[j];
-        int grad = fam == DRIFT_FAMILY_KDEGRAD || fam == DRIFT_FAMILY_MMD;
-        la[j] = lw + (grad ? drift_kernel_log_grad(cfg->kernel, r[j], tau, alpha)
-                           : drift_kernel_log(cfg->kernel, r[j], tau, alpha));
-        lb[j] = lw + (fam == DRIFT_FAMILY_SHARP ? drift_kernel_log_sharp(cfg->kernel, r[j], tau, alpha)
-                                                : drift_kernel_log(cfg->kernel, r[j], tau, alpha));
+        if (anchor < 0 || r[j] < r[anchor]) anchor = j;
     }
-    if (!(wsum > 0)) return; /* nothing on this side: no force, no potential */
+    if (!(wsum > 0)) return DRIFT_OK; /* nothing on this side: no force, no potential */
 
     if (fam == DRIFT_FAMILY_MMD) { /* unnormalized: weighted kernel mean and its gradient */
         double kmean = 0;
         for (int64_t j = 0; j < count; j++) {
-            if (j == skip) continue;
-            double a = exp(la[j]) / wsum;
-            kmean += exp(lb[j]) / wsum;
+            if (j == skip || !(w[j] > 0)) continue;
+            const double E = kernel_exponent(ker, r[j], tau);
+            double a = exp(E + kernel_prefactor(ker, KF_GRAD, r[j], tau, alpha)) * (w[j] / wsum);
+            kmean += exp(E + kernel_prefactor(ker, KF_KAPPA, r[j], tau, alpha)) * (w[j] / wsum);
             for (int64_t k = 0; k < d; k++) out[k] += a * (Y[j * d + k] - xi[k]);
         }
         *phi = kmean;
-        return;
+        return DRIFT_OK;
     }
-    double mx = -INFINITY;
-    for (int64_t j = 0; j < count; j++)
-        if (lb[j] > mx) mx = lb[j];
-    if (mx == -INFINITY) return;
+    /* la, lb: log w + ΔE (large) and the prefactors' logs relative to the anchor's (moderate),
+     * in two arrays, added only after the largest log w + ΔE has been subtracted */
+    double *pa = la + count, *pb = lb + count, *errs = la + 2 * count;
+    double mx = -INFINITY, pb_a = 0;
+    /* anchored at the nearest target by computed distance; when another term turns out to be
+     * the largest (the distances tie in double, or the weights differ), once more anchored at
+     * that one, so that the terms that matter have small differences and small errors */
+    for (int pass = 0; pass < 2; pass++) {
+        const double *ya = &Y[anchor * d];
+        pb_a = kernel_prefactor(ker, fb, r[anchor], tau, alpha);
+        mx = -INFINITY;
+        int64_t top = anchor;
+        for (int64_t j = 0; j < count; j++) {
+            if (j == skip || !(w[j] > 0)) {
+                la[j] = -INFINITY;
+                continue;
+            }
+            double dsq = 0, cond = 0, err = 0;
+            if (j != anchor) dsq = diff_sq(&Y[j * d], ya, xi, d, &cond);
+            la[j] = log(w[j]) + exponent_diff(ker, r[j], r[anchor], dsq, cond, tau, d, &err);
+            pa[j] = kernel_prefactor(ker, fa, r[j], tau, alpha) - pb_a;
+            pb[j] = kernel_prefactor(ker, fb, r[j], tau, alpha) - pb_a;
+            errs[j] = err; /* the error bound, checked once the largest term is known */
+            if (la[j] > mx) {
+                mx = la[j];
+                top = j;
+            }
+        }
+        if (top == anchor || la[top] - la[anchor] < 1.0) break;
+        anchor = top;
+    }
     double B = 0;
     for (int64_t j = 0; j < count; j++) {
-        if (j == skip) continue;
-        B += exp(lb[j] - mx);
-        double a = exp(la[j] - mx);
+        if (la[j] == -INFINITY) continue;
+        const double big = la[j] - mx;
+        if (errs[j] > REF_EXPONENT_TOL && big + pb[j] > -FIELD_TERM_WINDOW)
+            return drift_error(DRIFT_ENUMERIC, "float64 cannot resolve the kernel here: two targets at distance %.17g "
+                               "and %.17g from a query differ by less than their rounding error at tau %g "
+                               "(rescale the inputs or use a larger tau)", r[anchor], r[j], tau);
+        B += exp(big + pb[j]);
+        double a = exp(big + pa[j]);
         for (int64_t k = 0; k < d; k++) out[k] += a * (Y[j * d + k] - xi[k]);
     }
     for (int64_t k = 0; k < d; k++) out[k] /= B;
-    *phi = mx + log(B) - log(wsum);
+    *phi = kernel_exponent(ker, r[anchor], tau) + pb_a + mx + log(B) - log(wsum);
+    return DRIFT_OK;
 }
 
 /* Deng et al.'s joint normalization over the targets T = [negatives; positives] (docs/MATH.md §3). */
@@ -107,11 +259,11 @@ static int deng_field(const drift_field_config *cfg, const ref_batch *rb, double
 {
     const int64_t n = rb->n, d = rb->d, p = rb->p, q = rb->q, T = q + p;
     double *logk = drift_alloc((size_t)(n * T), sizeof(double));
-    double *lr = drift_alloc((size_t)n, sizeof(double));
-    double *lc = drift_alloc((size_t)T, sizeof(double));
+    double *lr = drift_alloc((size_t)n, sizeof(double)), *rmx = drift_alloc((size_t)n, sizeof(double));
+    double *lc = drift_alloc((size_t)T, sizeof(double)), *cmx = drift_alloc((size_t)T, sizeof(double));
     double *col = drift_alloc((size_t)n, sizeof(double));
-    if (!logk || !lr || !lc || !col) {
-        drift_free(logk); drift_free(lr); drift_free(lc); drift_free(col);
+    if (!logk || !lr || !rmx || !lc || !cmx || !col) {
+        drift_free(logk); drift_free(lr); drift_free(rmx); drift_free(lc); drift_free(cmx); drift_free(col);
         return DRIFT_ENOMEM;
     }
     for (int64_t i = 0; i < n; i++)
@@ -123,25 +275,39 @@ static int deng_field(const drift_field_config *cfg, const ref_batch *rb, double
             else
                 *lk = drift_kernel_log(cfg->kernel, r, tau, cfg->rq_alpha);
         }
-    for (int64_t i = 0; i < n; i++) lr[i] = log_sum_exp(&logk[i * T], T, -1);
+    /* row and column log-sums, each as its largest term + the log-sum of the rest, so that
+     * log K − log-sum is (log K − max) − rest: no huge numbers meet */
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        lr[i] = log_sum_exp_split(&logk[i * T], T, -1, &rmx[i]);
+        bad = bad || ill_conditioned(&logk[i * T], T, 1, rmx[i], rb->d);
+    }
     for (int64_t j = 0; j < T; j++) {
         for (int64_t i = 0; i < n; i++) col[i] = logk[i * T + j];
-        lc[j] = log_sum_exp(col, n, -1);
+        lc[j] = log_sum_exp_split(col, n, -1, &cmx[j]);
+        bad = bad || ill_conditioned(col, n, 1, cmx[j], rb->d);
+    }
+    if (bad) {
+        drift_free(logk); drift_free(lr); drift_free(rmx); drift_free(lc); drift_free(cmx); drift_free(col);
+        return drift_error(DRIFT_ENUMERIC, "float64 cannot resolve the deng kernel at tau %g: distances are too large "
+                           "next to tau for their rounding error (rescale the inputs, use a larger tau or --feature-norm)",
+                           tau);
     }
     for (int64_t i = 0; i < n; i++) {
         double spos = 0, sneg = 0;
         double *a = &logk[i * T]; /* reuse the row: log K -> A */
         for (int64_t j = 0; j < T; j++) {
             double lk = a[j], aij;
+            const double row = (lk - rmx[i]) - lr[i], colw = (lk - cmx[j]) - lc[j]; /* log softmax_row, _col */
             if (lk == -INFINITY) {
                 aij = 0; /* removed self entry */
             } else if (cfg->deng_norm == DRIFT_DENG_BOTH && cfg->deng_floor) {
-                double prod = exp(lk - lr[i]) * exp(lk - lc[j]);
+                double prod = exp(row) * exp(colw);
                 aij = sqrt(prod > DENG_AFFINITY_FLOOR ? prod : DENG_AFFINITY_FLOOR);
             } else if (cfg->deng_norm == DRIFT_DENG_BOTH) {
-                aij = exp(lk - 0.5 * (lr[i] + lc[j]));
+                aij = exp(0.5 * (row + colw));
             } else if (cfg->deng_norm == DRIFT_DENG_ROW) {
-                aij = exp(lk - lr[i]);
+                aij = exp(row);
             } else {
                 aij = exp(lk);
             }
@@ -158,7 +324,7 @@ static int deng_field(const drift_field_config *cfg, const ref_batch *rb, double
             for (int64_t k = 0; k < d; k++) vi[k] += c * (y[k] - xi[k]);
         }
     }
-    drift_free(logk); drift_free(lr); drift_free(lc); drift_free(col);
+    drift_free(logk); drift_free(lr); drift_free(rmx); drift_free(lc); drift_free(cmx); drift_free(col);
     return DRIFT_OK;
 }
 
@@ -236,7 +402,7 @@ int drift_field_compute_f64(const drift_field_config *cfg, const drift_field_bat
     double *vsum = drift_alloc((size_t)(n * d), sizeof(double));
     double *fp = drift_alloc((size_t)d, sizeof(double)), *fn = drift_alloc((size_t)d, sizeof(double));
     double *phit = drift_alloc((size_t)n, sizeof(double)), *phisum = drift_alloc((size_t)n, sizeof(double));
-    double *la = drift_alloc((size_t)(p + q + 1), sizeof(double)), *lb = drift_alloc((size_t)(p + q + 1), sizeof(double));
+    double *la = drift_alloc((size_t)(3 * (p + q) + 1), sizeof(double)), *lb = drift_alloc((size_t)(2 * (p + q) + 1), sizeof(double));
     if (st == DRIFT_OK && (!vt || !vsum || !fp || !fn || !phit || !phisum || !la || !lb)) st = DRIFT_ENOMEM;
 
     const double root_d = sqrt((double)d);
@@ -252,12 +418,14 @@ int drift_field_compute_f64(const drift_field_config *cfg, const drift_field_bat
             for (int64_t i = 0; i < n; i++) {
                 double phip, phin;
                 const double *xi = &rb.x[i * d];
-                side_field(cfg, tau, xi, rb.pos, rb.wp, &rb.rp[i * p], p, -1, d, la, lb, fp, &phip);
-                side_field(cfg, tau, xi, rb.neg, rb.wq, &rb.rq[i * q], q, rb.self_masked ? i : -1, d, la, lb, fn, &phin);
+                if ((st = side_field(cfg, tau, xi, rb.pos, rb.wp, &rb.rp[i * p], p, -1, d, la, lb, fp, &phip)) ||
+                    (st = side_field(cfg, tau, xi, rb.neg, rb.wq, &rb.rq[i * q], q, rb.self_masked ? i : -1, d, la, lb, fn, &phin)))
+                    break;
                 for (int64_t k = 0; k < d; k++) vt[i * d + k] = cfg->pos_scale * fp[k] - cfg->neg_scale * fn[k];
                 phit[i] = cfg->pos_scale * phip - cfg->neg_scale * phin;
             }
         }
+        if (st) break;
         double ms = 0;
         for (int64_t k = 0; k < n * d; k++) ms += vt[k] * vt[k];
         ms /= (double)(n * d);
