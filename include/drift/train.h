@@ -11,6 +11,7 @@
 #ifndef DRIFT_TRAIN_H
 #define DRIFT_TRAIN_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "drift/field.h"
@@ -152,10 +153,20 @@ const drift_train_config *drift_trainer_config(const drift_trainer *t);
  * the weights as they were before the step. */
 int drift_trainer_step(drift_trainer *t, drift_step_info *info);
 /* The whole run: steps with progress on stderr, metrics.jsonl, loss plot, sample grids and
- * checkpoints in cfg->out. Stops at cfg->steps or on the first error (the last good checkpoint
- * stays). */
+ * checkpoints in cfg->out. Stops at cfg->steps, at the stop flag, or on the first error (the
+ * last checkpoint written stays; on a step that both checkpoints and writes samples, plots or
+ * metrics, the checkpoint is written first, so a failing output cannot cost it). */
 int drift_trainer_run(drift_trainer *t);
+/* Writes a checkpoint of the current state (atomically) and remembers it as the run's last one. */
 int drift_trainer_save(drift_trainer *t, const char *path);
+/* The last checkpoint this run wrote (drift_trainer_save), or else the one it resumed from, with
+ * its step in *step; NULL when there is none (a run that stopped before its first checkpoint).
+ * A run directory may hold an older run's checkpoint: only this says what this run left. */
+const char *drift_trainer_last_checkpoint(const drift_trainer *t, int64_t *step);
+/* A flag (set by the caller's SIGINT/SIGTERM handler, which should do nothing else) that
+ * drift_trainer_run checks between steps: when it is non-zero the run writes a checkpoint of the
+ * steps done so far, closes its files and returns DRIFT_OK early (steps_done < steps). NULL: none. */
+void drift_trainer_set_stop_flag(drift_trainer *t, const volatile sig_atomic_t *flag);
 /* Who hears about progress during drift_trainer_run (the library itself prints nothing):
  * called after every step with what it did, and with a one-line message (`note`, else NULL)
  * when something worth saying happened (an evaluation, a checkpoint, a sample grid, a

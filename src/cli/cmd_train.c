@@ -1,4 +1,5 @@
 /* cmd_train.c — `drift train`: parse options into a drift_train_config and run the trainer. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@ static void usage(void)
            "metrics.jsonl (loss, raw |V|, per-temperature norms, diversity, FID/MMD when evaluated),\n"
            "loss/diversity/fid plots (SVG + PNG), samples_<step>.png grids (one row per class) and\n"
            "checkpoint.safetensors (written atomically; --resume continues a killed run exactly).\n"
+           "SIGINT (Ctrl-C) or SIGTERM stops the run after the current step with a checkpoint\n"
+           "(exit status 130 or 143); a second one stops it at once.\n"
            "A resumed run keeps its checkpoint's configuration; only --steps, --log-every,\n"
            "--sample-every, --ckpt-every, --eval-every, --threads, --data-dir and --out may be given.\n\n"
            "Defaults depend on the dataset: images (fashion-mnist, mnist) train the conv generator,\n"
@@ -39,6 +42,11 @@ static void usage(void)
     }
     printf("  %-24s %s\n", "--help", "show this help");
 }
+
+/* The stop request of a SIGINT or SIGTERM (its number), for drift_trainer_set_stop_flag. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
 
 /* The trainer's reporter: a status line (step, rate, ETA, loss, raw |V|, diversity) and notes. */
 typedef struct {
@@ -159,12 +167,39 @@ int cmd_train(int argc, char **argv)
         if (resume) fprintf(stderr, "resuming from %s at step %lld\n", resume, (long long)drift_trainer_steps_done(t));
     }
     drift_trainer_set_reporter(t, report, &rep);
+    /* SIGINT/SIGTERM: the handler only sets the flag; the run checks it between steps, writes
+     * a checkpoint and returns. A second signal takes the default action (SA_RESETHAND). */
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    stop_signal = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    drift_trainer_set_stop_flag(t, &stop_signal);
     int st = drift_trainer_run(t);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     if (rep.bar) drift_progress_finish(rep.bar, NULL);
     int rc = 0;
+    int64_t ck_step = 0;
+    const char *ck = drift_trainer_last_checkpoint(t, &ck_step);
+    if (ck && access(ck, R_OK)) ck = NULL; /* removed meanwhile: say nothing about it */
     if (st) {
         rc = cli_fail("train", "stopped");
-        fprintf(stderr, "drift train: the last good checkpoint is in %s\n", cfg.out);
+        /* only a checkpoint this run wrote or resumed from, and only if it is there */
+        if (ck)
+            fprintf(stderr, "drift train: the last good checkpoint is %s (step %lld); continue with drift train --resume %s\n",
+                    ck, (long long)ck_step, ck);
+        else
+            fprintf(stderr, "drift train: no checkpoint was written (the run stopped at step %lld, before its first "
+                            "checkpoint)\n", (long long)drift_trainer_steps_done(t));
+    } else if (stop_signal) {
+        rc = 128 + (int)stop_signal; /* 130 for SIGINT, 143 for SIGTERM, as a shell reports a killed job */
+        fprintf(stderr, "drift train: stopped by %s at step %lld; checkpoint %s; continue with drift train --resume %s\n",
+                stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)drift_trainer_steps_done(t), ck ? ck : "(none)",
+                ck ? ck : "(none)");
     } else if (!quiet) {
         fprintf(stderr, "drift train: done, %lld steps; samples, plots and metrics in %s\n",
                 (long long)drift_trainer_steps_done(t), cfg.out);

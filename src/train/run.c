@@ -389,6 +389,13 @@ int drift_trainer_run(drift_trainer *t)
     memset(&info, 0, sizeof info);
     char eval_note[512];
     while (t->step < cfg->steps) {
+        if (t->stop && *t->stop) { /* SIGINT/SIGTERM (the caller's flag): keep what was done */
+            int64_t at = -1;
+            const char *last_ck = drift_trainer_last_checkpoint(t, &at);
+            if (!(last_ck && at == t->step && !strcmp(last_ck, ckpt)) && (st = drift_trainer_save(t, ckpt))) break;
+            note(t, &info, "stopped at step %lld; checkpoint written: %s", (long long)t->step, ckpt);
+            break;
+        }
         st = drift_trainer_step(t, &info);
         if (st) break;
         window_steps++;
@@ -397,6 +404,12 @@ int drift_trainer_run(drift_trainer *t)
         const int do_eval = cfg->eval_every >= 0 &&
                             ((cfg->eval_every > 0 && t->step % cfg->eval_every == 0) || last);
         if (t->report) t->report(t->report_ctx, &info, cfg->steps, NULL);
+        /* the checkpoint first: a failing metrics line, evaluation, sample grid or plot (a full
+         * disk) must not cost the state of this step */
+        if ((cfg->ckpt_every > 0 && t->step % cfg->ckpt_every == 0) || last) {
+            if ((st = drift_trainer_save(t, ckpt))) break;
+            note(t, &info, "checkpoint written at step %lld: %s", (long long)t->step, ckpt);
+        }
         if (do_log || do_eval) {
             double now = drift_now();
             double sps = window_steps / fmax(now - window_start, 1e-9);
@@ -419,10 +432,6 @@ int drift_trainer_run(drift_trainer *t)
             }
             if (!st) st = write_plots(t);
             if (st) break;
-        }
-        if ((cfg->ckpt_every > 0 && t->step % cfg->ckpt_every == 0) || last) {
-            if ((st = drift_trainer_save(t, ckpt))) break;
-            note(t, &info, "checkpoint written at step %lld: %s", (long long)t->step, ckpt);
         }
     }
     if (st == DRIFT_OK && t->n_hist) st = write_plots(t);

@@ -90,6 +90,7 @@ void drift_trainer_free(drift_trainer *t)
     drift_free(t->decay_mask); drift_free(t->noise); drift_free(t->alpha); drift_free(t->labels);
     drift_free(t->x); drift_free(t->grad); drift_free(t->pos); drift_free(t->unc); drift_free(t->idx);
     drift_free(t->group_class); drift_free(t->group_alpha); drift_free(t->groups); drift_free(t->saved);
+    drift_free(t->saved_m); drift_free(t->saved_v);
     drift_free(t->all_rows);
     trainer_outputs_free(t);
     free(t);
@@ -193,6 +194,8 @@ int drift_trainer_create(const drift_train_config *cfg_in, const char *resume_pa
         t->opt.step = ck.adam_step;
         t->ema.updates = ck.ema_updates;
         t->step = ck.step;
+        snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", resume_path);
+        t->last_ckpt_step = ck.step;
     }
 
     const int64_t D = t->dim, B = t->batch;
@@ -209,9 +212,11 @@ int drift_trainer_create(const drift_train_config *cfg_in, const char *resume_pa
     t->group_alpha = drift_alloc((size_t)t->n_groups, sizeof(double));
     t->groups = drift_alloc((size_t)t->n_groups, sizeof(drift_class_group));
     t->saved = drift_alloc(np, sizeof(float));
+    t->saved_m = drift_alloc(np, sizeof(float));
+    t->saved_v = drift_alloc(np, sizeof(float));
     t->all_rows = drift_alloc((size_t)(t->n_classes > 0 ? t->n_classes : 1), sizeof(int));
     if (!t->noise || !t->alpha || !t->labels || !t->x || !t->grad || !t->pos || !t->unc || !t->idx ||
-        !t->group_class || !t->group_alpha || !t->groups || !t->saved || !t->all_rows) {
+        !t->group_class || !t->group_alpha || !t->groups || !t->saved || !t->saved_m || !t->saved_v || !t->all_rows) {
         st = drift_error(DRIFT_ENOMEM, "out of memory allocating the training buffers");
         goto fail;
     }
@@ -299,10 +304,18 @@ int drift_trainer_step(drift_trainer *t, drift_step_info *info)
     if ((st = drift_clip_grad_norm(t->model->grads, np, (float)cfg->grad_clip, &local.grad_norm)))
         return drift_error_context(st, "step %lld: the gradient is not finite", (long long)step);
     local.lr = drift_lr_at(&t->sched, step);
+    /* the state before the update, to be put back whole if it diverges: weights, moments, count */
     memcpy(t->saved, t->model->params, np * sizeof(float));
+    memcpy(t->saved_m, t->opt.m, np * sizeof(float));
+    memcpy(t->saved_v, t->opt.v, np * sizeof(float));
+    const int64_t saved_opt_step = t->opt.step;
     if ((st = drift_adamw_step(&t->opt, t->model->params, t->model->grads, (float)local.lr, t->decay_mask))) return st;
-    if (!drift_all_finite_f32(t->model->params, np)) {
-        memcpy(t->model->params, t->saved, np * sizeof(float)); /* keep the last good weights */
+    if (!drift_all_finite_f32(t->model->params, np) || !drift_all_finite_f32(t->opt.m, np) ||
+        !drift_all_finite_f32(t->opt.v, np)) {
+        memcpy(t->model->params, t->saved, np * sizeof(float)); /* keep the last good state */
+        memcpy(t->opt.m, t->saved_m, np * sizeof(float));
+        memcpy(t->opt.v, t->saved_v, np * sizeof(float));
+        t->opt.step = saved_opt_step;
         return drift_error(DRIFT_ENUMERIC, "step %lld: the weights became non-finite (lower --lr?)", (long long)step);
     }
     drift_ema_update(&t->ema, t->model->params);
@@ -332,5 +345,19 @@ int drift_trainer_save(drift_trainer *t, const char *path)
     ck.ema = t->ema.shadow;
     ck.adam_m = t->opt.m;
     ck.adam_v = t->opt.v;
-    return drift_checkpoint_save(path, &ck);
+    int rc = drift_checkpoint_save(path, &ck);
+    if (rc == DRIFT_OK) {
+        snprintf(t->last_ckpt, sizeof t->last_ckpt, "%s", path);
+        t->last_ckpt_step = t->step;
+    }
+    return rc;
 }
+
+const char *drift_trainer_last_checkpoint(const drift_trainer *t, int64_t *step)
+{
+    if (!t->last_ckpt[0]) return NULL;
+    if (step) *step = t->last_ckpt_step;
+    return t->last_ckpt;
+}
+
+void drift_trainer_set_stop_flag(drift_trainer *t, const volatile sig_atomic_t *flag) { t->stop = flag; }

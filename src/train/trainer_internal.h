@@ -3,6 +3,7 @@
 #ifndef DRIFT_TRAINER_INTERNAL_H
 #define DRIFT_TRAINER_INTERNAL_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "drift/data.h"
@@ -27,6 +28,11 @@ struct drift_trainer {
     int64_t step;
     /* step buffers */
     float *noise, *alpha, *x, *grad, *pos, *unc, *saved;
+    float *saved_m, *saved_v;      /* AdamW's moments before the step (restored with the weights) */
+    /* the last checkpoint of this run: written by drift_trainer_save, or resumed from (empty: none) */
+    char last_ckpt[1100];
+    int64_t last_ckpt_step;
+    const volatile sig_atomic_t *stop; /* non-zero: stop between steps (drift_trainer_set_stop_flag) */
     int *labels, *group_class, *all_rows;
     double *group_alpha;
     int64_t *idx;

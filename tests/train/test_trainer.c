@@ -1,4 +1,6 @@
 /* The training loop: exact resume, determinism, divergence handling, sampling, conv smoke run. */
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "drift/safetensors.h"
 #include "drift/train.h"
 #include "test.h"
+#include "train/trainer_internal.h"
 
 static char tmpdir[256];
 
@@ -131,8 +134,53 @@ static void test_same_seed_same_bytes(void)
     free(b3);
 }
 
+/* The whole optimizer state of a trainer (weights, AdamW moments and counts, EMA, step). */
+typedef struct {
+    size_t n;
+    float *params, *m, *v, *ema;
+    int64_t opt_step, ema_updates, step;
+} state_copy;
+
+static void state_take(const drift_trainer *t, state_copy *s)
+{
+    s->n = t->model->n_params;
+    s->params = malloc(s->n * sizeof(float));
+    s->m = malloc(s->n * sizeof(float));
+    s->v = malloc(s->n * sizeof(float));
+    s->ema = malloc(s->n * sizeof(float));
+    memcpy(s->params, t->model->params, s->n * sizeof(float));
+    memcpy(s->m, t->opt.m, s->n * sizeof(float));
+    memcpy(s->v, t->opt.v, s->n * sizeof(float));
+    memcpy(s->ema, t->ema.shadow, s->n * sizeof(float));
+    s->opt_step = t->opt.step;
+    s->ema_updates = t->ema.updates;
+    s->step = t->step;
+}
+
+static void state_free(state_copy *s)
+{
+    free(s->params); free(s->m); free(s->v); free(s->ema);
+    memset(s, 0, sizeof *s);
+}
+
+/* The trainer's state equals s exactly. */
+static void check_state(const drift_trainer *t, const state_copy *s, const char *what)
+{
+    const size_t b = s->n * sizeof(float);
+    CHECK_MSG(!memcmp(t->model->params, s->params, b), "%s: weights changed", what);
+    CHECK_MSG(!memcmp(t->opt.m, s->m, b), "%s: AdamW first moments changed", what);
+    CHECK_MSG(!memcmp(t->opt.v, s->v, b), "%s: AdamW second moments changed", what);
+    CHECK_MSG(!memcmp(t->ema.shadow, s->ema, b), "%s: EMA weights changed", what);
+    CHECK_MSG(t->opt.step == s->opt_step, "%s: AdamW step %lld, was %lld", what, (long long)t->opt.step,
+              (long long)s->opt_step);
+    CHECK_MSG(t->ema.updates == s->ema_updates, "%s: EMA updates changed", what);
+    CHECK_MSG(t->step == s->step, "%s: step %lld, was %lld", what, (long long)t->step, (long long)s->step);
+}
+
 static void test_divergence_is_an_error_and_keeps_weights(void)
 {
+    /* a learning rate that blows the generator up within a few steps: the failing step is an
+     * error, and the state is exactly what it was before that step */
     drift_train_config c;
     small_toy_config(&c, "div");
     c.lr = 1e30;
@@ -141,10 +189,128 @@ static void test_divergence_is_an_error_and_keeps_weights(void)
     drift_trainer *t = NULL;
     CHECK_OK(drift_trainer_create(&c, NULL, &t));
     int st = 0;
-    for (int i = 0; i < 50 && !st; i++) st = drift_trainer_step(t, NULL);
+    state_copy before = {0};
+    for (int i = 0; i < 50 && !st; i++) {
+        state_free(&before);
+        state_take(t, &before);
+        st = drift_trainer_step(t, NULL);
+    }
     CHECK(st == DRIFT_ENUMERIC);
     CHECK(strlen(drift_last_error()) > 0);
+    check_state(t, &before, "lr 1e30, failed step");
+    state_free(&before);
     drift_trainer_free(t);
+
+    /* the AdamW path itself: three good steps (moments non-zero), then a learning rate whose
+     * update overflows float32 (step size lr/(1 − β1^t) = 3e38/0.34 > FLT_MAX). Weights, moments and the
+     * optimizer's step count come back; with the old rate the run then continues. */
+    small_toy_config(&c, "div2");
+    t = NULL;
+    CHECK_OK(drift_trainer_create(&c, NULL, &t));
+    for (int i = 0; i < 3; i++) CHECK_OK(drift_trainer_step(t, NULL));
+    state_take(t, &before);
+    double nz = 0;
+    for (size_t k = 0; k < before.n; k++) nz += fabs(before.m[k]);
+    CHECK_MSG(nz > 0 && before.opt_step == 3, "moments after 3 steps: sum |m| %g, step %lld", nz, (long long)before.opt_step);
+    const double lr = t->sched.base_lr;
+    t->sched.base_lr = 3e38;
+    t->sched.warmup_steps = 0;
+    CHECK(drift_trainer_step(t, NULL) == DRIFT_ENUMERIC);
+    CHECK_MSG(strstr(drift_last_error(), "weights became non-finite") != NULL, "message: %s", drift_last_error());
+    check_state(t, &before, "overflowing AdamW update");
+    t->sched.base_lr = lr;
+    CHECK_OK(drift_trainer_step(t, NULL));
+    CHECK(t->step == 4 && t->opt.step == 4);
+    state_free(&before);
+    drift_trainer_free(t);
+}
+
+/* The run's last checkpoint: none before the first, then each one written; a resumed run starts
+ * with the one it resumed from. */
+static void test_last_checkpoint(void)
+{
+    drift_train_config c;
+    small_toy_config(&c, "last");
+    c.steps = 4;
+    c.ckpt_every = 2;
+    drift_trainer *t = NULL;
+    CHECK_OK(drift_trainer_create(&c, NULL, &t));
+    int64_t step = -1;
+    CHECK(drift_trainer_last_checkpoint(t, &step) == NULL);
+    CHECK_OK(drift_trainer_run(t));
+    const char *ck = drift_trainer_last_checkpoint(t, &step);
+    char want[600];
+    snprintf(want, sizeof want, "%s/checkpoint.safetensors", c.out);
+    CHECK(ck && !strcmp(ck, want) && step == 4);
+    drift_trainer_free(t);
+    c.steps = 6;
+    CHECK_OK(drift_trainer_create(&c, want, &t));
+    ck = drift_trainer_last_checkpoint(t, &step);
+    CHECK(ck && !strcmp(ck, want) && step == 4);
+    drift_trainer_free(t);
+}
+
+/* A sample grid that cannot be written (here: samples.png is a directory; on a full disk the
+ * same) stops the run with an error, but after the step's checkpoint. */
+static void test_failed_samples_keep_the_checkpoint(void)
+{
+    drift_train_config c;
+    small_toy_config(&c, "full_disk");
+    c.steps = 4;
+    c.ckpt_every = 0; /* only the final checkpoint, on the step that also writes samples.png */
+    char path[600];
+    mkdir(c.out, 0777);
+    snprintf(path, sizeof path, "%s/samples.png", c.out);
+    CHECK(mkdir(path, 0777) == 0);
+    drift_trainer *t = NULL;
+    CHECK_OK(drift_trainer_create(&c, NULL, &t));
+    CHECK(drift_trainer_run(t) != DRIFT_OK);
+    int64_t step = -1;
+    CHECK(drift_trainer_last_checkpoint(t, &step) != NULL && step == 4);
+    drift_trainer_free(t);
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", c.out);
+    drift_checkpoint ck;
+    CHECK_OK(drift_checkpoint_load(path, &ck));
+    CHECK_MSG(ck.step == 4, "checkpoint at step %lld, 4 expected", (long long)ck.step);
+    drift_checkpoint_free(&ck);
+}
+
+/* The stop flag (what drift train's SIGINT/SIGTERM handler sets) ends the run between steps with
+ * a checkpoint of the steps done; resuming from it finishes the run with the same weights as an
+ * uninterrupted one. */
+static volatile sig_atomic_t stop_flag;
+static void stop_after_two(void *ctx, const drift_step_info *info, int64_t total, const char *note)
+{
+    (void)ctx; (void)total;
+    if (!note && info->step == 2) stop_flag = 1;
+}
+
+static void test_stop_flag_checkpoints(void)
+{
+    drift_train_config c, whole;
+    small_toy_config(&c, "stop");
+    small_toy_config(&whole, "nostop");
+    c.ckpt_every = 0;
+    drift_trainer *t = NULL;
+    CHECK_OK(drift_trainer_create(&c, NULL, &t));
+    stop_flag = 0;
+    drift_trainer_set_stop_flag(t, &stop_flag);
+    drift_trainer_set_reporter(t, stop_after_two, NULL);
+    CHECK_OK(drift_trainer_run(t));
+    CHECK(drift_trainer_steps_done(t) == 2);
+    int64_t step = -1;
+    CHECK(drift_trainer_last_checkpoint(t, &step) != NULL && step == 2);
+    drift_trainer_free(t);
+    char ck[600], ck2[600];
+    snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", c.out);
+    CHECK_OK(run(&c, ck));
+    CHECK_OK(run(&whole, NULL));
+    snprintf(ck2, sizeof ck2, "%s/checkpoint.safetensors", whole.out);
+    size_t n1 = 0, n2 = 0;
+    float *a = read_tensor(ck, "params", &n1), *b = read_tensor(ck2, "params", &n2);
+    CHECK(a && b && n1 == n2 && n1 > 0 && !memcmp(a, b, n1 * sizeof(float)));
+    free(a);
+    free(b);
 }
 
 static void test_bad_options(void)
@@ -235,6 +401,9 @@ int main(void)
     RUN(test_resume_gives_the_same_weights);
     RUN(test_same_seed_same_bytes);
     RUN(test_divergence_is_an_error_and_keeps_weights);
+    RUN(test_last_checkpoint);
+    RUN(test_failed_samples_keep_the_checkpoint);
+    RUN(test_stop_flag_checkpoints);
     RUN(test_bad_options);
     RUN(test_conv_conditional_smoke);
     char cmd[600];
