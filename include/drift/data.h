@@ -116,6 +116,10 @@ typedef struct drift_idx {
 } drift_idx;
 
 int drift_idx_read(const char *path, drift_idx *out);
+/* Only the first max_rows entries along dims[0] (all when there are fewer; max_rows < 0: all):
+ * a gzip file is inflated only as far as they go, and what follows them is not read or checked.
+ * out->dims[0] is the number of rows read, *total_rows (may be NULL) the header's. */
+int drift_idx_read_rows(const char *path, int64_t max_rows, drift_idx *out, int64_t *total_rows);
 /* Parse an in-memory IDX image, raw or gzip (used by the fuzzer and tests); `name` is used in
  * messages. */
 int drift_idx_parse(const unsigned char *buf, size_t len, const char *name, drift_idx *out);
@@ -178,6 +182,10 @@ int drift_dataset_from_idx(const char *images_path, const char *labels_path, dri
  * (n, h, w) is a grayscale image; (n, h, w, c) with c <= 4 is channel last; (n, c, h, w) with
  * c <= 4 < w is channel first and is transposed to channel last. NaN/Inf: DRIFT_ENUMERIC. */
 int drift_dataset_from_npy(const char *x_path, const char *labels_path, drift_dataset *out);
+/* The same with only the first max_rows samples (and labels) read (drift_npy_read_rows: memory
+ * for the rows used, not the file); max_rows < 0: all. The label file must still hold as many
+ * labels as the sample file has rows. */
+int drift_dataset_from_npy_rows(const char *x_path, const char *labels_path, int64_t max_rows, drift_dataset *out);
 
 /* n points of a toy distribution drawn from drift_rng stream (seed, stream); labelled when
  * the toy has labels. */

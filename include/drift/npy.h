@@ -38,6 +38,12 @@ size_t drift_dtype_size(drift_dtype t);
 const char *drift_dtype_name(drift_dtype t); /* "float32", ... */
 
 int drift_npy_read(const char *path, drift_array *out);
+/* Only the header and the first max_rows rows (along shape[0]; all of them when there are fewer):
+ * memory and reading are proportional to the rows used, not to the file. Bytes after those rows
+ * are neither read nor checked (a file cut short or damaged after them still gives them); the
+ * rows read must all be there. out->shape[0] is the number of rows read, *total_rows (when not
+ * NULL) the header's. A 0-d array is one row. max_rows < 0: DRIFT_EINVAL. */
+int drift_npy_read_rows(const char *path, int64_t max_rows, drift_array *out, int64_t *total_rows);
 /* Parse an in-memory .npy image (used by the fuzzer and tests); `name` is used in messages. */
 int drift_npy_parse(const unsigned char *buf, size_t len, const char *name, drift_array *out);
 int drift_npy_write(const char *path, drift_dtype dtype, int ndim, const int64_t *shape, const void *data);
@@ -49,8 +55,14 @@ void drift_array_free(drift_array *a);
  * Rejects NaN/Inf (DRIFT_ENUMERIC, naming the file and the first bad row). */
 int drift_npy_read_f32(const char *path, float **data, int64_t *rows, int64_t *cols);
 int drift_npy_read_f64(const char *path, double **data, int64_t *rows, int64_t *cols);
+/* drift_npy_read_f32 of the first max_rows rows (drift_npy_read_rows), converted as they are
+ * read: the only large allocation is the result. *total_rows (may be NULL): the file's rows. */
+int drift_npy_read_f32_rows(const char *path, int64_t max_rows, float **data, int64_t *rows, int64_t *cols,
+                            int64_t *total_rows);
 /* Integer vector (labels): any integer dtype, shape (n,) or (n,1), into int32. */
 int drift_npy_read_labels(const char *path, int32_t **labels, int64_t *n);
+/* The first max_rows labels (max_rows < 0: all); *total_rows (may be NULL): the file's count. */
+int drift_npy_read_labels_rows(const char *path, int64_t max_rows, int32_t **labels, int64_t *n, int64_t *total_rows);
 int drift_npy_write_f32(const char *path, const float *data, int64_t rows, int64_t cols);
 int drift_npy_write_f64(const char *path, const double *data, int64_t rows, int64_t cols);
 

@@ -58,7 +58,7 @@ static int eval_toy(const char *toy, const char *samples_path, int64_t n_max, ui
 {
     float *x = NULL;
     int64_t rows, cols;
-    if (drift_npy_read_f32(samples_path, &x, &rows, &cols)) return cli_fail("eval", "samples");
+    if (drift_npy_read_f32_rows(samples_path, n_max, &x, &rows, &cols, NULL)) return cli_fail("eval", "samples"); /* the rows scored only */
     if (cols != 2) {
         drift_free(x);
         fprintf(stderr, "drift eval: %s has %" PRId64 " values per row, but %s is 2-D data: "
@@ -101,9 +101,9 @@ static int eval_toy(const char *toy, const char *samples_path, int64_t n_max, ui
  * evaluator opens, so a wrong file is reported at once, not after minutes of training a
  * missing classifier. */
 static int load_samples(const char *path, const char *labels_path, const drift_dataset *ref,
-                        const char *data, drift_dataset *ds)
+                        const char *data, int64_t max_rows, drift_dataset *ds)
 {
-    if (drift_dataset_from_npy(path, labels_path, ds)) return cli_fail("eval", "samples");
+    if (drift_dataset_from_npy_rows(path, labels_path, max_rows, ds)) return cli_fail("eval", "samples"); /* the rows scored only */
     const int h = ref->h, w = ref->w, c = ref->c;
     int ok = ds->dim == (int64_t)h * w * c && (ds->h == 0 || (ds->h == h && ds->w == w && ds->c == c));
     if (!ok) {
@@ -265,7 +265,7 @@ int cmd_eval(int argc, char **argv)
         drift_dataset_free(&ref);
         return 2;
     }
-    int rc = sanity ? 0 : load_samples(samples, labels, &ref, data, &ds);
+    int rc = sanity ? 0 : load_samples(samples, labels, &ref, data, n, &ds);
     drift_dataset_free(&ref);
     if (rc) {
         drift_dataset_free(&ds);

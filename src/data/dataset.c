@@ -234,8 +234,9 @@ static int parse_split(const char *split, int *test)
     return DRIFT_OK;
 }
 
+/* max_rows >= 0: only the first max_rows images and labels are read (and inflated). */
 static int load_named_idx(const named_idx_set *set, const char *data_dir, const char *split,
-                          drift_dataset *out)
+                          int64_t max_rows, drift_dataset *out)
 {
     if (!out) return drift_error(DRIFT_EINVAL, "%s: output is NULL", set->name);
     memset(out, 0, sizeof *out);
@@ -255,14 +256,17 @@ static int load_named_idx(const named_idx_set *set, const char *data_dir, const 
         return drift_error(DRIFT_EIO, "%s (%s) not found: no %s[.gz] in %s: %s", set->title,
                            test ? "test" : "train", stem, dir, set->install);
     drift_idx img, lab;
-    st = drift_idx_read(ipath, &img);
+    int64_t n_img = 0, n_lab = 0;
+    st = drift_idx_read_rows(ipath, max_rows, &img, &n_img);
     if (st) return st;
-    st = drift_idx_read(lpath, &lab);
+    st = drift_idx_read_rows(lpath, max_rows, &lab, &n_lab);
     if (st) {
         drift_idx_free(&img);
         return st;
     }
-    if (img.ndim != 3) {
+    if (n_img != n_lab) { /* the files as a whole, however much of them is read */
+        st = drift_error(DRIFT_ESHAPE, "%s: %lld labels for %lld images", lpath, (long long)n_lab, (long long)n_img);
+    } else if (img.ndim != 3) {
         st = drift_error(DRIFT_ESHAPE, "%s: expected (n, rows, cols) images, got %d dimensions",
                          ipath, img.ndim);
     } else {
@@ -280,12 +284,12 @@ static int load_named_idx(const named_idx_set *set, const char *data_dir, const 
 
 int drift_dataset_fashion_mnist(const char *data_dir, const char *split, drift_dataset *out)
 {
-    return load_named_idx(&fashion_mnist, data_dir, split, out);
+    return load_named_idx(&fashion_mnist, data_dir, split, -1, out);
 }
 
 int drift_dataset_mnist(const char *data_dir, const char *split, drift_dataset *out)
 {
-    return load_named_idx(&mnist, data_dir, split, out);
+    return load_named_idx(&mnist, data_dir, split, -1, out);
 }
 
 /* ---- NPY --------------------------------------------------------------------------------- */
@@ -304,12 +308,19 @@ static double npy_value(const drift_array *a, size_t i)
 
 int drift_dataset_from_npy(const char *x_path, const char *labels_path, drift_dataset *out)
 {
+    return drift_dataset_from_npy_rows(x_path, labels_path, -1, out);
+}
+
+int drift_dataset_from_npy_rows(const char *x_path, const char *labels_path, int64_t max_rows, drift_dataset *out)
+{
     if (!x_path || !out) return drift_error(DRIFT_EINVAL, "drift_dataset_from_npy: NULL argument");
     memset(out, 0, sizeof *out);
     drift_array a;
-    int st = drift_npy_read(x_path, &a);
+    int64_t total = 0;
+    int st = max_rows < 0 ? drift_npy_read(x_path, &a) : drift_npy_read_rows(x_path, max_rows, &a, &total);
     if (st) return st;
     int64_t n = a.ndim >= 1 ? a.shape[0] : 0, h = 0, w = 0, c = 0;
+    if (max_rows < 0) total = n;
     int channel_first = 0;
     if (a.ndim == 3) {
         h = a.shape[1], w = a.shape[2], c = 1;
@@ -357,7 +368,12 @@ int drift_dataset_from_npy(const char *x_path, const char *labels_path, drift_da
     if (labels_path) {
         int32_t *labels = NULL;
         int64_t nl = 0;
-        st = drift_npy_read_labels(labels_path, &labels, &nl);
+        int64_t nl_total = 0;
+        st = drift_npy_read_labels_rows(labels_path, max_rows < 0 ? -1 : n, &labels, &nl, &nl_total);
+        /* as many labels as samples in the files, however many of them are read */
+        if (!st && nl_total != total)
+            st = drift_error(DRIFT_ESHAPE, "%s: %lld labels for %lld samples", labels_path, (long long)nl_total,
+                             (long long)total);
         if (!st) st = take_labels(out, labels_path, labels, nl, MAX_CLASSES);
         drift_free(labels);
         if (st) {
@@ -414,10 +430,11 @@ int drift_dataset_open(const char *name, const drift_dataset_opts *opts, drift_d
         return drift_dataset_toy(name, opts->n ? opts->n : DEFAULT_TOY_POINTS, opts->seed,
                                  (uint64_t)test, out);
     const named_idx_set *set = named_set(name);
+    /* with a row limit only those rows are read (and inflated) */
     if (set)
-        st = load_named_idx(set, opts->data_dir, opts->split, out);
+        st = load_named_idx(set, opts->data_dir, opts->split, opts->n > 0 ? opts->n : -1, out);
     else if (ends_with(name, ".npy"))
-        st = drift_dataset_from_npy(name, opts->labels_path, out);
+        st = drift_dataset_from_npy_rows(name, opts->labels_path, opts->n > 0 ? opts->n : -1, out);
     else if (ends_with(name, "-ubyte") || ends_with(name, "-ubyte.gz") || ends_with(name, ".idx"))
         st = drift_dataset_from_idx(name, opts->labels_path, out);
     else {

@@ -111,7 +111,9 @@ static void format_dims(const int64_t *dims, int ndim, char *buf, size_t size)
     }
 }
 
-static int parse(source *s, drift_idx *out)
+/* max_rows >= 0: only the first max_rows entries along dims[0] are read (the source is not
+ * inflated further, and whatever follows them is not looked at); *total_rows gets dims[0]. */
+static int parse(source *s, int64_t max_rows, drift_idx *out, int64_t *total_rows)
 {
     memset(out, 0, sizeof *out);
     unsigned char head[4 + 4 * DRIFT_IDX_MAX_DIM];
@@ -166,9 +168,22 @@ static int parse(source *s, drift_idx *out)
     }
     char dstr[128];
     format_dims(dims, ndim, dstr, sizeof dstr);
+    if (total_rows) *total_rows = dims[0];
+    const int limited = max_rows >= 0 && max_rows < dims[0];
+    if (limited) { /* the first rows only: fewer bytes, and nothing after them is checked */
+        count = count / (size_t)dims[0] * (size_t)max_rows;
+        dims[0] = max_rows;
+        format_dims(dims, ndim, dstr, sizeof dstr);
+    }
     /* Check the declared size against the source before allocating anything. */
     size_t hlen = 4 + 4 * (size_t)ndim;
-    if (s->exact) {
+    if (s->exact && limited) {
+        if (count > s->size - hlen)
+            return drift_error(DRIFT_EFORMAT,
+                               "%s: truncated: the first rows %s need %zu bytes of data, the file has "
+                               "%zu after its %zu-byte header",
+                               s->name, dstr, count, s->size - hlen, hlen);
+    } else if (s->exact) {
         size_t have = s->size - hlen;
         if (count > have)
             return drift_error(DRIFT_EFORMAT,
@@ -200,12 +215,12 @@ static int parse(source *s, drift_idx *out)
                            s->truncated_gzip ? " (the gzip stream ends early)" : "");
     }
     unsigned char extra;
-    st = source_read(s, &extra, 1, &got);
+    st = limited ? DRIFT_OK : source_read(s, &extra, 1, &got);
     if (st) {
         drift_free(data);
         return st;
     }
-    if (got) {
+    if (!limited && got) {
         drift_free(data);
         return drift_error(DRIFT_EFORMAT,
                            "%s: data continues past the %zu bytes that dimensions %s describe "
@@ -219,7 +234,9 @@ static int parse(source *s, drift_idx *out)
     return DRIFT_OK;
 }
 
-int drift_idx_read(const char *path, drift_idx *out)
+int drift_idx_read(const char *path, drift_idx *out) { return drift_idx_read_rows(path, -1, out, NULL); }
+
+int drift_idx_read_rows(const char *path, int64_t max_rows, drift_idx *out, int64_t *total_rows)
 {
     if (!path || !out) return drift_error(DRIFT_EINVAL, "drift_idx_read: NULL argument");
     memset(out, 0, sizeof *out);
@@ -236,7 +253,7 @@ int drift_idx_read(const char *path, drift_idx *out)
     source s = {.name = path, .gz = gz};
     s.size = (size_t)sb.st_size;
     s.exact = gzdirect(gz); /* looks ahead: 1 for a raw (uncompressed) file */
-    st = parse(&s, out);
+    st = parse(&s, max_rows, out, total_rows);
     gzclose_r(gz);
     return st;
 }
@@ -255,7 +272,7 @@ int drift_idx_parse(const unsigned char *buf, size_t len, const char *name, drif
         s.exact = 1;
     }
     s.size = len;
-    int st = parse(&s, out);
+    int st = parse(&s, -1, out, NULL);
     if (s.inflating) inflateEnd(&s.zs);
     return st;
 }

@@ -347,18 +347,18 @@ int drift_npy_parse(const unsigned char *buf, size_t len, const char *name, drif
     return DRIFT_OK;
 }
 
-int drift_npy_read(const char *path, drift_array *out)
+/* The file's header: *a gets dtype, ndim, shape (count not set); *data_off the offset of the
+ * data; *file_size the file's size. The file stays open at the data in *fp. */
+static int open_npy(const char *path, FILE **fp, drift_array *a, uint64_t *data_off, uint64_t *file_size)
 {
-    memset(out, 0, sizeof *out);
-    if (!path) return drift_error(DRIFT_EINVAL, "NULL path");
+    memset(a, 0, sizeof *a);
     FILE *f;
     struct stat sb;
     int st = drift_fopen_input(path, &f, &sb);
     if (st) return st;
     unsigned char pre[12];
     char *header = NULL;
-    drift_array a = {0};
-    size_t prefix = 0, hlen = 0, nbytes = 0;
+    size_t prefix = 0, hlen = 0;
     size_t got = fread(pre, 1, sizeof pre, f);
     if ((st = parse_prefix(pre, got, path, &prefix, &hlen))) goto done;
     if ((uint64_t)sb.st_size - prefix < hlen) {
@@ -375,9 +375,49 @@ int drift_npy_read(const char *path, drift_array *out)
         st = drift_error(DRIFT_EIO, "%s: cannot read header", path);
         goto done;
     }
-    if ((st = parse_header(header, hlen, path, &a))) goto done;
+    if ((st = parse_header(header, hlen, path, a))) goto done;
+    *data_off = prefix + hlen;
+    *file_size = (uint64_t)sb.st_size;
+done:
+    drift_free(header);
+    if (st)
+        fclose(f);
+    else
+        *fp = f;
+    return st;
+}
+
+/* Header, then at most max_rows rows along the first axis (max_rows < 0: all of them, and the
+ * file's size must then match the shape exactly). The returned array's shape[0] is the number
+ * of rows read; *total_rows (when not NULL) the header's. */
+static int read_rows(const char *path, int64_t max_rows, drift_array *out, int64_t *total_rows)
+{
+    memset(out, 0, sizeof *out);
+    if (!path) return drift_error(DRIFT_EINVAL, "NULL path");
+    FILE *f = NULL;
+    drift_array a;
+    uint64_t off = 0, size = 0;
+    size_t nbytes = 0;
+    int st = open_npy(path, &f, &a, &off, &size);
+    if (st) return st;
+    const int64_t total = a.ndim ? a.shape[0] : 1;
+    if (total_rows) *total_rows = total;
+    const int limited = max_rows >= 0 && a.ndim > 0 && max_rows < total;
+    if (limited) {
+        /* the size of the whole shape must be representable, as when reading all of it */
+        if ((st = element_count(&a, path, &nbytes))) goto done;
+        a.shape[0] = max_rows;
+    }
     if ((st = element_count(&a, path, &nbytes))) goto done;
-    if ((st = check_data_size(path, nbytes, (uint64_t)sb.st_size - prefix - hlen))) goto done;
+    if (limited) {
+        if (size - off < nbytes) {
+            st = drift_error(DRIFT_EFORMAT, "%s: truncated data: the first %" PRId64 " rows need %zu bytes, the "
+                             "file has %" PRIu64, path, max_rows, nbytes, size - off);
+            goto done;
+        }
+    } else if ((st = check_data_size(path, nbytes, size - off))) {
+        goto done;
+    }
     a.data = drift_alloc(a.count, drift_dtype_size(a.dtype));
     if (!a.data) {
         st = drift_error_context(DRIFT_ENOMEM, "%s", path);
@@ -391,9 +431,19 @@ int drift_npy_read(const char *path, drift_array *out)
     a.data = NULL;
 done:
     drift_free(a.data);
-    drift_free(header);
     fclose(f);
     return st;
+}
+
+int drift_npy_read(const char *path, drift_array *out) { return read_rows(path, -1, out, NULL); }
+
+int drift_npy_read_rows(const char *path, int64_t max_rows, drift_array *out, int64_t *total_rows)
+{
+    if (max_rows < 0) {
+        memset(out, 0, sizeof *out);
+        return drift_error(DRIFT_EINVAL, "%s: max_rows must be >= 0, got %" PRId64, path ? path : "(null)", max_rows);
+    }
+    return read_rows(path, max_rows, out, total_rows);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -531,6 +581,71 @@ static int read_matrix(const char *path, int want_f64, void **data, int64_t *row
     return DRIFT_OK;
 }
 
+/* At most max_rows rows as float32, converted in chunks as they are read (a float32 file goes
+ * straight into the result): the memory is the result's, whatever the file's size. */
+int drift_npy_read_f32_rows(const char *path, int64_t max_rows, float **data, int64_t *rows, int64_t *cols,
+                            int64_t *total_rows)
+{
+    *data = NULL;
+    if (!path) return drift_error(DRIFT_EINVAL, "NULL path");
+    if (max_rows < 0) return drift_error(DRIFT_EINVAL, "%s: max_rows must be >= 0, got %" PRId64, path, max_rows);
+    FILE *f = NULL;
+    drift_array a;
+    uint64_t off = 0, size = 0;
+    size_t nbytes = 0;
+    int st = open_npy(path, &f, &a, &off, &size);
+    if (st) return st;
+    const int64_t total = a.ndim ? a.shape[0] : 1;
+    const int limited = a.ndim > 0 && max_rows < total;
+    float *out = NULL;
+    unsigned char *chunk = NULL;
+    if ((st = element_count(&a, path, &nbytes))) goto done; /* the whole shape must be sane */
+    if (limited) a.shape[0] = max_rows;
+    if ((st = element_count(&a, path, &nbytes))) goto done;
+    if (limited ? size - off < nbytes : size - off != nbytes) {
+        st = limited ? drift_error(DRIFT_EFORMAT, "%s: truncated data: the first %" PRId64 " rows need %zu bytes, "
+                                   "the file has %" PRIu64, path, max_rows, nbytes, size - off)
+                     : check_data_size(path, nbytes, size - off);
+        goto done;
+    }
+    int64_t r, c;
+    matrix_shape(&a, &r, &c);
+    out = drift_alloc(a.count ? a.count : 1, sizeof(float));
+    const size_t item = drift_dtype_size(a.dtype), per = 1 << 16;
+    chunk = a.dtype == DRIFT_DTYPE_F32 ? NULL : drift_alloc(per, item);
+    if (!out || (a.dtype != DRIFT_DTYPE_F32 && !chunk)) {
+        st = drift_error_context(DRIFT_ENOMEM, "%s", path);
+        goto done;
+    }
+    for (size_t i0 = 0; i0 < a.count; i0 += per) {
+        const size_t k = a.count - i0 < per ? a.count - i0 : per;
+        drift_array piece = {.dtype = a.dtype, .data = a.dtype == DRIFT_DTYPE_F32 ? (void *)(out + i0) : chunk};
+        if (fread(piece.data, item, k, f) != k) {
+            st = drift_error(DRIFT_EIO, "%s: read failed (file changed while reading?)", path);
+            goto done;
+        }
+        for (size_t i = 0; i < k; i++) {
+            const float v = (float)element_as_double(&piece, i);
+            out[i0 + i] = v;
+            if (!isfinite(v)) {
+                st = drift_error(DRIFT_ENUMERIC, "%s: non-finite value (NaN/Inf or beyond float32 range) in row %" PRId64,
+                                 path, c ? (int64_t)((i0 + i) / (size_t)c) : 0);
+                goto done;
+            }
+        }
+    }
+    *data = out;
+    out = NULL;
+    *rows = r;
+    *cols = c;
+    if (total_rows) *total_rows = total;
+done:
+    drift_free(out);
+    drift_free(chunk);
+    fclose(f);
+    return st;
+}
+
 int drift_npy_read_f32(const char *path, float **data, int64_t *rows, int64_t *cols)
 {
     return read_matrix(path, 0, (void **)data, rows, cols);
@@ -543,9 +658,14 @@ int drift_npy_read_f64(const char *path, double **data, int64_t *rows, int64_t *
 
 int drift_npy_read_labels(const char *path, int32_t **labels, int64_t *n)
 {
+    return drift_npy_read_labels_rows(path, -1, labels, n, NULL);
+}
+
+int drift_npy_read_labels_rows(const char *path, int64_t max_rows, int32_t **labels, int64_t *n, int64_t *total_rows)
+{
     *labels = NULL;
     drift_array a;
-    int st = drift_npy_read(path, &a);
+    int st = read_rows(path, max_rows, &a, total_rows);
     if (st) return st;
     if (a.dtype == DRIFT_DTYPE_F32 || a.dtype == DRIFT_DTYPE_F64) {
         drift_array_free(&a);

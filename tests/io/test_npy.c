@@ -3,6 +3,7 @@
  * status and a message naming the file. */
 #include <dirent.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "drift/core.h"
@@ -400,6 +401,89 @@ static void test_lenient_where_numpy_is(void)
     drift_array_free(&a); /* freeing twice is harmless */
 }
 
+/* Only the rows used: K rows of a file come back whole with the header's total, whatever
+ * follows them (garbage, a cut, a sparse gigabyte that is never touched). */
+static void test_read_rows(void)
+{
+    enum { N = 1000, D = 6, K = 37 };
+    char path[128];
+    path_in_tmp(path, sizeof path, "rows.npy");
+    double *x = malloc(sizeof(double) * N * D);
+    for (int i = 0; i < N * D; i++) x[i] = 0.25 * i - 7;
+    CHECK_OK(drift_npy_write_f64(path, x, N, D));
+    drift_array a;
+    int64_t total = 0;
+    CHECK_OK(drift_npy_read_rows(path, K, &a, &total));
+    CHECK(a.dtype == DRIFT_DTYPE_F64 && a.ndim == 2 && a.shape[0] == K && a.shape[1] == D && a.count == (size_t)K * D);
+    CHECK(total == N);
+    CHECK(a.data && !memcmp(a.data, x, sizeof(double) * K * D));
+    drift_array_free(&a);
+    CHECK_OK(drift_npy_read_rows(path, 5 * N, &a, &total)); /* more than there are: all */
+    CHECK(a.shape[0] == N && total == N && !memcmp(a.data, x, sizeof(double) * N * D));
+    drift_array_free(&a);
+    float *f = NULL;
+    int64_t r = 0, c = 0;
+    CHECK_OK(drift_npy_read_f32_rows(path, K, &f, &r, &c, &total));
+    CHECK(r == K && c == D && total == N);
+    int same = f != NULL;
+    for (int i = 0; same && i < K * D; i++) same = f[i] == (float)x[i];
+    CHECK(same);
+    drift_free(f);
+    CHECK(drift_npy_read_rows(path, -1, &a, NULL) == DRIFT_EINVAL);
+
+    /* cut after row K + 3: K rows still load, the whole file does not */
+    size_t len = 0;
+    char *bytes = test_read_file(path, &len);
+    const size_t head = len - sizeof(double) * N * D;
+    write_all(path, bytes, head + sizeof(double) * (K + 3) * D);
+    CHECK_OK(drift_npy_read_rows(path, K, &a, &total));
+    CHECK(a.shape[0] == K && total == N && !memcmp(a.data, x, sizeof(double) * K * D));
+    drift_array_free(&a);
+    CHECK(drift_npy_read(path, &a) == DRIFT_EFORMAT);
+    CHECK(drift_npy_read_rows(path, K + 4, &a, NULL) == DRIFT_EFORMAT); /* a row that is not all there */
+    CHECK(strstr(drift_last_error(), "truncated") != NULL);
+    /* garbage after the data: K rows load (and NaN bytes after them are not looked at) */
+    memset(bytes + head + sizeof(double) * K * D, 0xff, len - head - sizeof(double) * K * D);
+    write_all(path, bytes, len + 0);
+    CHECK_OK(drift_npy_read_f32_rows(path, K, &f, &r, &c, NULL));
+    CHECK(r == K && f[K * D - 1] == (float)x[K * D - 1]);
+    drift_free(f);
+    CHECK(drift_npy_read_f32(path, &f, &r, &c) == DRIFT_ENUMERIC);
+    free(bytes);
+
+    /* a header of 4 Mi rows x 64 float32 (1 GiB, a sparse file): K rows cost K rows of memory */
+    path_in_tmp(path, sizeof path, "sparse.npy");
+    char hdr[128];
+    int n = snprintf(hdr, sizeof hdr, "\x93NUMPY\x01%c%c%c{'descr': '<f4', 'fortran_order': False, 'shape': (4194304, 64), }",
+                     0, 0, 0);
+    while ((n + 1) % 64) hdr[n++] = ' ';
+    hdr[n++] = '\n';
+    hdr[8] = (char)((n - 10) & 0xff);
+    hdr[9] = (char)((n - 10) >> 8);
+    FILE *fp = fopen(path, "wb");
+    CHECK(fp != NULL);
+    if (!fp) return;
+    fwrite(hdr, 1, (size_t)n, fp);
+    float row[64];
+    for (int k = 0; k < 64; k++) row[k] = (float)k;
+    for (int i = 0; i < K; i++) fwrite(row, sizeof row, 1, fp);
+    fclose(fp);
+    CHECK(truncate(path, (off_t)n + (off_t)4194304 * 64 * 4) == 0);
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
+    CHECK_OK(drift_npy_read_f32_rows(path, K, &f, &r, &c, &total));
+    getrusage(RUSAGE_SELF, &ru1);
+    CHECK(r == K && c == 64 && total == 4194304 && f && f[K * 64 - 1] == 63.0f);
+    CHECK_MSG(ru1.ru_maxrss - ru0.ru_maxrss < 64 * 1024, "max RSS grew by %ld KiB reading %d rows",
+              ru1.ru_maxrss - ru0.ru_maxrss, K);
+    drift_free(f);
+    CHECK_OK(drift_npy_read_rows(path, 3, &a, &total));
+    CHECK(a.shape[0] == 3 && a.count == 3 * 64 && total == 4194304);
+    drift_array_free(&a);
+    unlink(path);
+    free(x);
+}
+
 static void remove_tmpdir(void)
 {
     DIR *d = opendir(tmpdir);
@@ -426,6 +510,7 @@ int main(void)
     RUN(test_labels);
     RUN(test_malformed_files);
     RUN(test_lenient_where_numpy_is);
+    RUN(test_read_rows);
     remove_tmpdir();
     return TEST_SUMMARY();
 }
