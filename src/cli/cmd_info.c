@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <omp.h>
 
@@ -126,7 +127,10 @@ int cmd_info(int argc, char **argv)
     printf("blas:    %s\n", b.config ? b.config : "(unknown)");
     printf("kernel:  %s, chosen by %s", b.corename ? b.corename : "(unknown)", who);
     if (b.chosen_from) printf(" (OpenBLAS's own choice here: %s)", b.chosen_from);
-    else if (b.recommended) printf(" (a fallback: this CPU runs %s kernels; the drift command restarts with them unless told otherwise)", b.recommended);
+    else if (b.recommended)
+        printf(" (a fallback: this CPU runs %s kernels; %s)", b.recommended,
+               b.env_coretype ? "unset OPENBLAS_CORETYPE to let drift choose them"
+                              : "DRIFT_BLAS_CORETYPE=auto or unset lets drift choose them");
     printf("\nthreads: %d (OpenMP %d)\n", b.threads, omp_get_max_threads());
     if (probed)
         printf("sgemm:   %.1f GFLOP/s median, %.1f best (%d^3, %d calls in %.2f s)\n", probe.median_gflops,
