@@ -4,6 +4,8 @@
  * initialises, before main, hence the restart. See include/drift/blas.h. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cblas.h>
@@ -32,4 +34,28 @@ void cli_blas_select(char **argv)
             "drift: OpenBLAS runs its %s kernel on this CPU and drift could not restart itself with "
             "OPENBLAS_CORETYPE=%s; matrix products run several times slower (set OPENBLAS_CORETYPE=%s)\n",
             corename, target, target);
+}
+
+const char *cli_blas_chooser(const drift_blas_info *b)
+{
+    if (b->chosen_from) {
+        const char *env_drift = getenv("DRIFT_BLAS_CORETYPE");
+        const int asked = env_drift && *env_drift && strcasecmp(env_drift, "auto");
+        return asked ? "drift (DRIFT_BLAS_CORETYPE)" : "drift";
+    }
+    return b->env_coretype ? "OPENBLAS_CORETYPE" : "OpenBLAS";
+}
+
+void cli_blas_banner(FILE *f)
+{
+    drift_blas_info b;
+    drift_blas_get_info(&b);
+    int version_len = 0; /* "OpenBLAS 0.3.21" from the configuration string */
+    if (b.config) {
+        const char *sp = strchr(b.config, ' ');
+        version_len = (int)(sp ? strcspn(sp + 1, " ") + (size_t)(sp + 1 - b.config) : strlen(b.config));
+    }
+    fprintf(f, "blas: %.*s, kernel %s chosen by %s, threads %d%s\n", version_len, b.config ? b.config : "?",
+            b.corename ? b.corename : "?", cli_blas_chooser(&b), b.threads,
+            b.recommended && !b.chosen_from ? "; a generic fallback for this CPU: see drift info" : "");
 }

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "drift/blas.h"
 #include "drift/version.h"
 
 /* The CLI reports the library's version (include/drift/version.h). */
@@ -23,6 +24,10 @@ int cmd_info(int argc, char **argv);
 /* At the start of main: restart the command once with OPENBLAS_CORETYPE set when OpenBLAS
  * fell back to a kernel below this CPU's class (src/cli/blas_select.c, drift/blas.h). */
 void cli_blas_select(char **argv);
+/* Who chose the kernel in use: "OpenBLAS", "OPENBLAS_CORETYPE", "drift" or
+ * "drift (DRIFT_BLAS_CORETYPE)"; and a one-line "blas: ..." summary for banners. */
+const char *cli_blas_chooser(const drift_blas_info *b);
+void cli_blas_banner(FILE *f);
 
 /* Option table: every subcommand declares its options once; the parser fills values,
  * rejects unknown options and missing values, and prints --help from the same table. */

@@ -21,15 +21,6 @@ static const char *DESCRIPTION =
     "turns that off, DRIFT_BLAS_CORETYPE=NAME asks for a kernel), the thread count, and an SGEMM\n"
     "probe (N^3 products for about S seconds on T threads; median and best GFLOP/s).";
 
-static const char *chooser(const drift_blas_info *b, const char *env_drift)
-{
-    if (b->chosen_from) {
-        const int asked = env_drift && *env_drift && strcasecmp(env_drift, "auto");
-        return asked ? "drift (DRIFT_BLAS_CORETYPE)" : "drift";
-    }
-    return b->env_coretype ? "OPENBLAS_CORETYPE" : "OpenBLAS";
-}
-
 static const struct {
     unsigned bit;
     const char *name;
@@ -59,8 +50,7 @@ int cmd_info(int argc, char **argv)
     drift_set_threads(threads);
     drift_blas_info b;
     drift_blas_get_info(&b);
-    const char *env_drift = getenv("DRIFT_BLAS_CORETYPE");
-    const char *who = chooser(&b, env_drift);
+    const char *who = cli_blas_chooser(&b);
     drift_blas_probe probe;
     int probed = 0;
     if (probe_seconds > 0) {

@@ -164,6 +164,7 @@ int cmd_train(int argc, char **argv)
                 run_cfg->data, run_cfg->model, drift_trainer_param_count(t), drift_family_name(run_cfg->field.family),
                 drift_kernel_name(run_cfg->field.kernel), run_cfg->out);
         fprintf(stderr, "%s", drift_trainer_model_description(t));
+        cli_blas_banner(stderr);
         if (resume) fprintf(stderr, "resuming from %s at step %lld\n", resume, (long long)drift_trainer_steps_done(t));
     }
     drift_trainer_set_reporter(t, report, &rep);

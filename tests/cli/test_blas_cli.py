@@ -99,6 +99,13 @@ if "avx512f" not in feats:
     if j:
         t.check(j["blas"]["kernel"] == auto_kernel and "cannot run" in r.stderr, "unrunnable kernel refused: %r" % r.stderr)
 
+# drift train says at start which BLAS, kernel and threads it runs on.
+with tempfile.TemporaryDirectory() as tmp:
+    r = drift("train", "--data", "swiss_roll", "--preset", "quick", "--steps", "2", "--threads", "2", "--out", tmp)
+    t.check(r.returncode == 0, "drift train: rc %d %s" % (r.returncode, r.stderr[-500:]))
+    t.check("blas: OpenBLAS" in r.stderr and ("kernel %s chosen by OpenBLAS, threads 2" % auto_kernel) in r.stderr,
+            "train banner names the BLAS, kernel and threads: %r" % r.stderr[:600])
+
 # The same field on every kernel this CPU runs.
 kernels = ["PRESCOTT", "NEHALEM"]
 if "avx" in feats:
