@@ -3,6 +3,7 @@
  * A test file defines functions `static void test_xxx(void)` and a main that calls
  * RUN(test_xxx) for each, then returns TEST_SUMMARY(). Every CHECK counts: the closing
  * line is "N passed, N failed" (checks), and the exit code is non-zero on any failure.
+ * A test function that makes no CHECK counts as a failure, and so does a file with no checks.
  */
 #ifndef DRIFT_TEST_H
 #define DRIFT_TEST_H
@@ -74,15 +75,23 @@ static inline void *test_read_file(const char *path, size_t *len)
     return b;
 }
 
+/* A test function that made no CHECK at all fails: it cannot have tested anything (a loop
+ * that never ran, an early return, checks compiled out). */
 #define RUN(fn)                                                                         \
     do {                                                                                \
         test_current_ = #fn;                                                            \
-        int failed_before_ = test_failed_;                                              \
+        int failed_before_ = test_failed_, checks_before_ = test_passed_ + test_failed_; \
         fn();                                                                           \
+        if (test_passed_ + test_failed_ == checks_before_) {                            \
+            test_failed_++;                                                             \
+            fprintf(stderr, "FAIL %s: made no checks\n", #fn);                          \
+        }                                                                               \
         fprintf(stderr, "%s %s\n", test_failed_ == failed_before_ ? "ok  " : "FAIL", #fn); \
     } while (0)
 
 #define TEST_SUMMARY()                                                                  \
-    (printf("%d passed, %d failed\n", test_passed_, test_failed_), test_failed_ ? 1 : 0)
+    (printf("%d passed, %d failed%s\n", test_passed_, test_failed_,                      \
+            test_passed_ + test_failed_ ? "" : " (no checks made: a failure)"),         \
+     test_failed_ || !(test_passed_ + test_failed_) ? 1 : 0)
 
 #endif

@@ -101,8 +101,17 @@ def test_particles(tmp):
         check(key in res, f"sweep json key {key}")
     check(res["n"] == [32, 64, 128] and len(res["residual"]) == 3 and len(res["residual_runs"][0]) == 2, "sweep shape")
     check(abs(res["theory"] + 0.2) < 1e-12, "theory -1/(d+4)")
+    # the slope and its interval are those of these runs: least squares of log R on log N over
+    # every run, recomputed here, half-width t(0.975, runs - 2) * se (scipy)
+    from scipy.stats import t as student_t
+    lx = np.log(np.repeat(res["n"], len(res["residual_runs"][0])).astype(float))
+    ly = np.log(np.array(res["residual_runs"], float).ravel())
+    b, a = np.polyfit(lx, ly, 1)
+    se = np.sqrt(((ly - a - b * lx) ** 2).sum() / (len(lx) - 2) / ((lx - lx.mean()) ** 2).sum())
+    half = student_t.ppf(0.975, len(lx) - 2) * se
     lo, hi = res["slope_ci"]
-    check(lo < res["slope"] < hi, "slope inside its interval")
+    check(abs(res["slope"] - b) < 1e-9 and abs(hi - res["slope"] - half) < 1e-9 and abs(res["slope"] - lo - half) < 1e-9,
+          f"slope {res['slope']} [{lo}, {hi}] vs least squares {b} +- {half}")
     check(os.path.exists(plot), "sweep plot")
     # the laplace meanshift field runs too (target samples as positives)
     rc, out, err = run("particles", "--family", "meanshift", "--kernel", "laplace", "--n", "48",

@@ -56,7 +56,21 @@ static void test_noisy_power_law(void)
         CHECK_OK(drift_fit_power_law(x, y, 18, 0.95, &f));
         if (f.slope_lo <= truth && truth <= f.slope_hi) covered++;
         if (fabs(f.slope - truth) > worst) worst = fabs(f.slope - truth);
-        CHECK(f.slope_lo < f.slope && f.slope < f.slope_hi);
+        /* the interval from first principles: least squares of log y on log x here, and the
+         * half-width t(0.975, n − 2) · se with t from scipy.stats.t.ppf(0.975, 16) */
+        double mx = 0, my = 0, sxx = 0, sxy = 0, sse = 0;
+        for (int i = 0; i < 18; i++) mx += log(x[i]) / 18, my += log(y[i]) / 18;
+        for (int i = 0; i < 18; i++) {
+            sxx += (log(x[i]) - mx) * (log(x[i]) - mx);
+            sxy += (log(x[i]) - mx) * (log(y[i]) - my);
+        }
+        const double b = sxy / sxx, a = my - b * mx;
+        for (int i = 0; i < 18; i++) sse += pow(log(y[i]) - a - b * log(x[i]), 2);
+        const double se = sqrt(sse / 16 / sxx), half = 2.1199052992210112 * se;
+        CHECK_CLOSE(f.slope, b, 1e-12, 1e-9);
+        CHECK_CLOSE(f.slope_se, se, 1e-15, 1e-9);
+        CHECK_CLOSE(f.slope_hi - f.slope, half, 1e-15, 1e-9);
+        CHECK_CLOSE(f.slope - f.slope_lo, half, 1e-15, 1e-9);
     }
     double cover = (double)covered / reps;
     CHECK_MSG(cover > 0.92 && cover < 0.98, "coverage %.3f", cover);

@@ -176,7 +176,24 @@ static void test_sweep_small(void)
     CHECK_CLOSE(res.eta[1], 0.2 * pow(64.0, -0.4), 1e-12, 0);
     CHECK(res.steps[1] == (int)ceil(2.0 / res.eta[1] - 1e-9));
     CHECK_CLOSE(res.theory, -0.2, 1e-15, 0);
-    CHECK(isfinite(res.fit.slope) && res.fit.slope_lo < res.fit.slope && res.fit.slope < res.fit.slope_hi);
+    {   /* the fit is of these runs: least squares of log R on log N over all 6, recomputed here,
+         * with the interval half-width t(0.975, 4) · se (scipy.stats.t.ppf(0.975, 4)) */
+        double mx = 0, my = 0, sxx = 0, sxy = 0, sse = 0, lx[6], ly[6];
+        for (int k = 0; k < 6; k++) {
+            lx[k] = log((double)sc.sizes[k / 2]);
+            ly[k] = log(res.residual[k]);
+            mx += lx[k] / 6, my += ly[k] / 6;
+        }
+        for (int k = 0; k < 6; k++) sxx += (lx[k] - mx) * (lx[k] - mx), sxy += (lx[k] - mx) * (ly[k] - my);
+        const double b = sxy / sxx, a = my - b * mx;
+        for (int k = 0; k < 6; k++) sse += (ly[k] - a - b * lx[k]) * (ly[k] - a - b * lx[k]);
+        const double half = 2.7764451051977987 * sqrt(sse / 4 / sxx);
+        CHECK_CLOSE(res.fit.slope, b, 1e-12, 1e-9);
+        CHECK_CLOSE(res.fit.slope_hi - res.fit.slope, half, 1e-12, 1e-9);
+        CHECK_CLOSE(res.fit.slope - res.fit.slope_lo, half, 1e-12, 1e-9);
+        /* more particles, a smaller residual: the fitted exponent is negative (theory −0.2) */
+        CHECK_MSG(b < 0, "slope %.3f", b);
+    }
     for (int k = 0; k < 6; k++) CHECK(res.residual[k] > 0 && res.residual[k] < 0.5);
 
     /* run (N = 64, seed 5) by hand: the same final residual */
