@@ -297,7 +297,10 @@ int drift_classifier_accuracy(drift_classifier *c, const float *images, const in
  * FID and MMD² use the whole reference set. Precision, recall, density and coverage depend
  * on the set sizes (k-NN radii shrink as sets grow), so they compare the samples with an
  * equally large reference subset, m = min(n, n_ref) evenly spaced test images, against the
- * first m samples; the radii for the last m are cached. */
+ * first m samples; the radii for the last m are cached. The few test images the feature
+ * network itself calls outliers are left out of that subset: an atypical real image lies next
+ * to the outlier region, far from the other real images, and its large k-NN ball would accept
+ * noise and flat images as realistic. */
 
 typedef struct drift_evaluator_opts {
     const char *dataset;     /* "mnist" or "fashion-mnist" */
@@ -322,6 +325,8 @@ typedef struct drift_image_metrics {
     int64_t n_samples;       /* samples scored (FID, MMD²) */
     int64_t n_reference;     /* test images in the reference statistics */
     int64_t n_prdc;          /* rows of each set in precision/recall/density/coverage */
+    int64_t n_reference_outliers; /* test images the feature network calls outliers, left
+                                     out of the k-NN metrics' reference (see above) */
     int k;
     double fid;              /* ≥ 0, in the classifier's feature space */
     double precision, recall, density, coverage;
@@ -355,7 +360,8 @@ int drift_eval_images(drift_evaluator *ev, const float *samples, int64_t dim,
 /* Writes the fields of m as members of the JSON object that w has open: "fid", "precision",
  * "recall", "density", "coverage", "mmd2", "mmd_bandwidth", "class_accuracy" (null without
  * labels), "outlier_fraction" (null without an outlier class), "pixel_diversity",
- * "pixel_dup_frac" (prefixed: training logs its own "diversity" beside them), "n_samples", "n_reference", "n_prdc", "k", "feature_dim", "classifier_test_accuracy". */
+ * "pixel_dup_frac" (prefixed: training logs its own "diversity" beside them), "n_samples", "n_reference", "n_prdc", "n_reference_outliers", "k", "feature_dim",
+ * "classifier_test_accuracy". */
 int drift_image_metrics_write_json(const drift_image_metrics *m, struct drift_jsonw *w);
 
 /* ---- Sanity sets: can these metrics be fooled? -------------------------------------------------

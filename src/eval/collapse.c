@@ -142,25 +142,79 @@ int drift_collapse_check(const float *samples, const int32_t *labels, int64_t n,
         return st;
     }
 
+    eval_collapse_ref r;
+    if ((st = eval_collapse_ref_init(&r, ref, ref_labels, n_ref, dim, by_class ? n_classes : 0)))
+        return st;
+    st = eval_collapse_score(&r, samples, by_class ? labels : NULL, n, dim, out);
+    eval_collapse_ref_free(&r);
+    return st;
+}
+
+int eval_collapse_ref_init(eval_collapse_ref *r, const float *ref, const int32_t *ref_labels,
+                           int64_t n_ref, int dim, int n_classes)
+{
+    memset(r, 0, sizeof *r);
+    int st = mean_pair_distance(ref, NULL, n_ref, dim, &r->spread);
+    if (st) return st;
+    if (!(r->spread > 0))
+        return drift_error(DRIFT_ENUMERIC, "collapse check: the reference rows are all equal");
+    if (ref_labels && n_classes > 0) {
+        r->n_classes = n_classes;
+        r->class_spread = drift_alloc((size_t)n_classes, sizeof(double));
+        int64_t *idx = drift_alloc((size_t)n_ref, sizeof(int64_t));
+        if (!r->class_spread || !idx) {
+            drift_free(idx);
+            eval_collapse_ref_free(r);
+            return DRIFT_ENOMEM;
+        }
+        for (int c = 0; c < n_classes && !st; c++) {
+            int64_t k = rows_of_class(ref_labels, n_ref, c, idx);
+            r->class_spread[c] = 0; /* fewer than 2 rows: the class is not compared */
+            if (k >= 2) st = mean_pair_distance(ref, idx, k, dim, &r->class_spread[c]);
+        }
+        drift_free(idx);
+        if (st) {
+            eval_collapse_ref_free(r);
+            return st;
+        }
+    }
+    /* Near-copies: much closer than real rows are to their nearest neighbours. */
+    const int64_t mr = n_ref < DRIFT_COLLAPSE_DUP_ROWS ? n_ref : DRIFT_COLLAPSE_DUP_ROWS;
+    float *nn = drift_alloc((size_t)mr, sizeof(float));
+    if (!nn || (st = nearest_sqdist(ref, n_ref, mr, dim, nn))) {
+        drift_free(nn);
+        eval_collapse_ref_free(r);
+        return nn ? st : DRIFT_ENOMEM;
+    }
+    r->close = DRIFT_COLLAPSE_CLOSE * sqrt((double)median_of(nn, mr));
+    if (!(r->close > 0)) r->close = 0.01 * r->spread; /* a reference full of copies itself */
+    drift_free(nn);
+    return DRIFT_OK;
+}
+
+void eval_collapse_ref_free(eval_collapse_ref *r)
+{
+    drift_free(r->class_spread);
+    r->class_spread = NULL;
+}
+
+int eval_collapse_score(const eval_collapse_ref *r, const float *samples, const int32_t *labels,
+                        int64_t n, int dim, drift_collapse *out)
+{
+    memset(out, 0, sizeof *out);
+    int st = DRIFT_OK;
     /* Diversity: per class (mean over the classes both sets have two rows of), else global. */
-    double ref_spread = 0;
-    if ((st = mean_pair_distance(ref, NULL, n_ref, dim, &ref_spread))) return st;
-    if (!(ref_spread > 0)) return drift_error(DRIFT_ENUMERIC, "collapse check: the reference rows are all equal");
-    if (by_class) {
-        int64_t *idx = drift_alloc((size_t)(n > n_ref ? n : n_ref), sizeof(int64_t));
+    if (labels && r->class_spread) {
+        int64_t *idx = drift_alloc((size_t)n, sizeof(int64_t));
         if (!idx) return DRIFT_ENOMEM;
         double sum = 0;
         int groups = 0;
-        for (int c = 0; c < n_classes && !st; c++) {
-            double gs = 0, rs = 0;
-            int64_t kr = 0, ks = rows_of_class(labels, n, c, idx);
-            if (ks < 2) continue;
+        for (int c = 0; c < r->n_classes && !st; c++) {
+            double gs = 0;
+            int64_t ks = rows_of_class(labels, n, c, idx);
+            if (ks < 2 || !(r->class_spread[c] > 0)) continue;
             if ((st = mean_pair_distance(samples, idx, ks, dim, &gs))) break;
-            for (int64_t i = 0; i < n_ref; i++)
-                if (ref_labels[i] == c) idx[kr++] = i;
-            if (kr < 2) continue;
-            if ((st = mean_pair_distance(ref, idx, kr, dim, &rs))) break;
-            if (rs > 0) sum += gs / rs, groups++;
+            sum += gs / r->class_spread[c], groups++;
         }
         drift_free(idx);
         if (st) return st;
@@ -169,32 +223,21 @@ int drift_collapse_check(const float *samples, const int32_t *labels, int64_t n,
     } else {
         double gs = 0;
         if ((st = mean_pair_distance(samples, NULL, n, dim, &gs))) return st;
-        out->diversity = gs / ref_spread;
+        out->diversity = gs / r->spread;
         out->groups = 1;
     }
-
-    /* Near-duplicates: a sample whose nearest other sample is much closer than real images
-     * are to their nearest neighbours. */
-    const int64_t mr = n_ref < DRIFT_COLLAPSE_DUP_ROWS ? n_ref : DRIFT_COLLAPSE_DUP_ROWS;
     const int64_t ms = n < DRIFT_COLLAPSE_DUP_ROWS ? n : DRIFT_COLLAPSE_DUP_ROWS;
-    float *nn = drift_alloc((size_t)(mr > ms ? mr : ms), sizeof(float));
+    float *nn = drift_alloc((size_t)ms, sizeof(float));
     if (!nn) return DRIFT_ENOMEM;
-    if ((st = nearest_sqdist(ref, n_ref, mr, dim, nn))) {
-        drift_free(nn);
-        return st;
-    }
-    double median_nn = sqrt((double)median_of(nn, mr));
-    double close = DRIFT_COLLAPSE_CLOSE * median_nn;
-    if (!(close > 0)) close = 0.01 * ref_spread; /* a reference full of copies itself */
     if ((st = nearest_sqdist(samples, n, ms, dim, nn))) {
         drift_free(nn);
         return st;
     }
     int64_t dups = 0;
-    for (int64_t i = 0; i < ms; i++) dups += (double)nn[i] < close * close;
+    for (int64_t i = 0; i < ms; i++) dups += (double)nn[i] < r->close * r->close;
     drift_free(nn);
-    out->close = close;
+    out->close = r->close;
     out->dup_frac = (double)dups / (double)ms;
-    out->ref_spread = ref_spread;
+    out->ref_spread = r->spread;
     return DRIFT_OK;
 }

@@ -35,6 +35,22 @@ struct drift_feature_stats;
 int eval_fid_with_sqrt(const struct drift_feature_stats *a, const double *sqrt_cov_a,
                        const struct drift_feature_stats *b, double *fid);
 
+/* ---- collapse.c: the reference half of drift_collapse_check, computed once per reference
+ * (the evaluator scores many sample sets against one test split). */
+typedef struct eval_collapse_ref {
+    double spread;          /* mean pairwise distance of the reference rows */
+    double close;           /* the near-copy distance */
+    int n_classes;          /* 0: no per-class spreads */
+    double *class_spread;   /* (n_classes); 0 for a class with fewer than 2 rows */
+} eval_collapse_ref;
+struct drift_collapse;
+int eval_collapse_ref_init(eval_collapse_ref *r, const float *ref, const int32_t *ref_labels,
+                           int64_t n_ref, int dim, int n_classes);
+void eval_collapse_ref_free(eval_collapse_ref *r);
+/* labels NULL: global diversity. Labels must be in [0, r->n_classes) (checked by callers). */
+int eval_collapse_score(const eval_collapse_ref *r, const float *samples, const int32_t *labels,
+                        int64_t n, int dim, struct drift_collapse *out);
+
 /* ---- corrupt.c: images that are not data (outlier exposure, sanity sets) ----------------
  * Images are rows of h·w·c floats in [-1, 1]; noise strengths are in [0, 1] pixel units. */
 struct drift_rng;

@@ -30,7 +30,12 @@ struct drift_evaluator {
     double *ref_sqrt_cov;        /* (feat_dim, feat_dim): C_ref^½ for FID */
     double mmd_h2;               /* squared bandwidth: median of reference squared distances */
     double mmd_ref_sum;          /* Σ_{i≠i'} k(ref_i, ref_i') */
-    drift_dataset ref;           /* the reference images themselves (collapse check) */
+    eval_collapse_ref collapse;  /* the reference images' spreads and near-copy distance, in
+                                    pixels (collapse check) */
+    /* The k-NN metrics' reference pool: the test images the feature network accepts as
+     * images of the dataset (all but a handful). */
+    int64_t *pool;
+    int64_t n_pool;
     /* The precision/recall reference subset for the last sample count m. */
     int64_t prdc_m;
     float *prdc_ref;             /* (prdc_m, feat_dim) */
@@ -59,7 +64,8 @@ void drift_evaluator_free(drift_evaluator *ev)
     drift_free(ev->ref_sqrt_cov);
     drift_free(ev->prdc_ref);
     drift_free(ev->prdc_radii);
-    drift_dataset_free(&ev->ref);
+    drift_free(ev->pool);
+    eval_collapse_ref_free(&ev->collapse);
     drift_free(ev);
 }
 
@@ -135,7 +141,7 @@ int drift_evaluator_open(const drift_evaluator_opts *o, drift_evaluator **out)
     if (!ev) return DRIFT_ENOMEM;
     snprintf(ev->dataset, sizeof ev->dataset, "%s", o->dataset);
     ev->k = o->k ? o->k : DRIFT_PRDC_K;
-    drift_dataset test = {0}; /* kept as ev->ref on success */
+    drift_dataset test = {0};
     drift_dataset_opts dopts = {.split = "test", .data_dir = o->data_dir, .n = o->n_ref};
     int st = drift_dataset_open(o->dataset, &dopts, &test);
     if (st) goto done;
@@ -168,7 +174,32 @@ int drift_evaluator_open(const drift_evaluator_opts *o, drift_evaluator **out)
         st = DRIFT_ENOMEM;
         goto done;
     }
-    if ((st = drift_classifier_features(ev->clf, test.x, test.n, ev->ref_feats, NULL)) ||
+    /* Outlier-class test images are left out of the k-NN metrics' reference: a real image
+     * the network calls "not an image of this dataset" lies next to the outlier region, far
+     * from every other real image, so its k-NN ball is among the largest and covers noise and
+     * flat images (Fashion-MNIST: 6 of 10,000 test images; their balls held every flat image,
+     * precision 1.0). FID and MMD keep the whole test split. */
+    float *ref_logits = drift_alloc((size_t)test.n * m->out_dim, sizeof(float));
+    ev->pool = drift_alloc((size_t)test.n, sizeof(int64_t));
+    if (!ref_logits || !ev->pool) {
+        drift_free(ref_logits);
+        st = DRIFT_ENOMEM;
+        goto done;
+    }
+    st = drift_classifier_features(ev->clf, test.x, test.n, ev->ref_feats, ref_logits);
+    for (int64_t i = 0; i < test.n && st == DRIFT_OK; i++) {
+        const float *l = ref_logits + (size_t)i * m->out_dim;
+        int best = 0;
+        for (int j = 1; j < m->out_dim; j++)
+            if (l[j] > l[best]) best = j;
+        if (best != ev->clf->outlier_class) ev->pool[ev->n_pool++] = i;
+    }
+    drift_free(ref_logits);
+    if (st == DRIFT_OK && ev->n_pool < ev->k + 1)
+        st = drift_error(DRIFT_ENUMERIC, "evaluator: the classifier calls all but %" PRId64
+                                         " of the %" PRId64 " reference images outliers",
+                         ev->n_pool, test.n);
+    if (st ||
         (st = drift_feature_stats_compute(ev->ref_feats, test.n, f, &ev->ref_stats)) ||
         (st = drift_sqrtm_psd(ev->ref_stats.cov, f, ev->ref_sqrt_cov)) ||
         (st = drift_median_sqdist(ev->ref_feats, test.n, f, &ev->mmd_h2)))
@@ -183,10 +214,10 @@ int drift_evaluator_open(const drift_evaluator_opts *o, drift_evaluator **out)
         st = drift_error(DRIFT_ESHAPE, "%s: the classifier knows %d classes, the %s test split "
                                        "has %d", ev->clf_path, ev->clf->n_classes, o->dataset,
                          test.n_classes);
-    if (st == DRIFT_OK) {
-        ev->ref = test;
-        memset(&test, 0, sizeof test);
-    }
+    if (st == DRIFT_OK)
+        st = eval_collapse_ref_init(&ev->collapse, test.x, test.labels, test.n, ev->dim,
+                                    test.labels ? ev->clf->n_classes : 0);
+
 done:
     drift_dataset_free(&test);
     if (st) {
@@ -208,7 +239,7 @@ static int prepare_prdc(drift_evaluator *ev, int64_t m)
     ev->prdc_radii = drift_alloc((size_t)m, sizeof(float));
     if (!ev->prdc_ref || !ev->prdc_radii) return DRIFT_ENOMEM;
     for (int64_t i = 0; i < m; i++)
-        memcpy(ev->prdc_ref + (size_t)i * f, ev->ref_feats + (size_t)(i * ev->n_ref / m) * f,
+        memcpy(ev->prdc_ref + (size_t)i * f, ev->ref_feats + (size_t)ev->pool[i * ev->n_pool / m] * f,
                (size_t)f * sizeof(float));
     int st = drift_knn_sqradii(ev->prdc_ref, m, f, ev->k, ev->prdc_radii);
     if (st == DRIFT_OK) ev->prdc_m = m;
@@ -246,7 +277,7 @@ int drift_eval_images(drift_evaluator *ev, const float *samples, int64_t dim,
         (st = eval_fid_with_sqrt(&ev->ref_stats, ev->ref_sqrt_cov, &fs, &out->fid)))
         goto done;
 
-    const int64_t m = n < ev->n_ref ? n : ev->n_ref;
+    const int64_t m = n < ev->n_pool ? n : ev->n_pool;
     drift_prdc p;
     if ((st = prepare_prdc(ev, m)) ||
         (st = drift_prdc_compute(ev->prdc_ref, m, ev->prdc_radii, feats, m, f, ev->k, &p)))
@@ -278,14 +309,13 @@ int drift_eval_images(drift_evaluator *ev, const float *samples, int64_t dim,
     if (ev->clf->outlier_class >= 0) out->outlier_fraction = (double)outliers / ns;
 
     drift_collapse col;
-    if ((st = drift_collapse_check(samples, labels, n, ev->ref.x, ev->ref.labels, ev->ref.n,
-                                   (int)dim, classes, &col)))
-        goto done;
+    if ((st = eval_collapse_score(&ev->collapse, samples, labels, n, (int)dim, &col))) goto done;
     out->diversity = col.diversity;
     out->dup_frac = col.dup_frac;
     out->n_samples = n;
     out->n_reference = ev->n_ref;
     out->n_prdc = m;
+    out->n_reference_outliers = ev->n_ref - ev->n_pool;
     out->k = ev->k;
     out->precision = p.precision;
     out->recall = p.recall;
@@ -320,6 +350,7 @@ int drift_image_metrics_write_json(const drift_image_metrics *m, drift_jsonw *w)
     drift_jsonw_key(w, "n_samples"), drift_jsonw_int(w, m->n_samples);
     drift_jsonw_key(w, "n_reference"), drift_jsonw_int(w, m->n_reference);
     drift_jsonw_key(w, "n_prdc"), drift_jsonw_int(w, m->n_prdc);
+    drift_jsonw_key(w, "n_reference_outliers"), drift_jsonw_int(w, m->n_reference_outliers);
     drift_jsonw_key(w, "k"), drift_jsonw_int(w, m->k);
     drift_jsonw_key(w, "feature_dim"), drift_jsonw_int(w, m->feature_dim);
     drift_jsonw_key(w, "classifier_test_accuracy"), drift_jsonw_double(w, m->classifier_test_accuracy);
