@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes small valid (and a few almost-valid) seed inputs for the fuzzers into
-<dir>/{npy,safetensors,png,json}/. Standard library only, so any python3 will do."""
+<dir>/{npy,safetensors,png,json,idx,dataset}/. Standard library only, so any python3 will do."""
+import gzip
 import json
 import os
 import struct
@@ -40,7 +41,20 @@ def png(w, h, colour, rows):
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
+def idx(dtype_code, dims, data):
+    return struct.pack(">BBBB", 0, 0, dtype_code, len(dims)) + b"".join(struct.pack(">I", d) for d in dims) + data
+
+
+def dataset(npy_mode, labels, a, b=b""):
+    """fuzz_dataset input: mode byte, u16 split, file a then file b."""
+    return bytes([(1 if npy_mode else 0) | (2 if labels else 0)]) + struct.pack("<H", len(a)) + a + b
+
+
 def main(out):
+    images = idx(0x08, (3, 2, 2), bytes(range(12)))
+    labels = idx(0x08, (3,), b"\x00\x01\x02")
+    x_npy = npy("<f4", (3, 2), struct.pack("<6f", 0, 1, 2, 3, 4, 5))
+    l_npy = npy("<i4", (3,), struct.pack("<3i", 0, 1, 1))
     seeds = {
         "npy": {
             "f4_2x3": npy("<f4", (2, 3), struct.pack("<6f", *range(6))),
@@ -65,6 +79,19 @@ def main(out):
             "fields_rgb": b"\x00\x03\x01\x01\x00" + bytes([4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
                                                          3, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2]),
             "fields_gray": b"\x00\x07\x00\x00\x00" + bytes([1] + list(range(8))),
+        },
+        "idx": {
+            "images": images,
+            "labels": labels,
+            "images_gz": gzip.compress(images, mtime=0),
+            "float": idx(0x0D, (2, 2), struct.pack(">4f", 0, 1, 2, 3)),
+        },
+        "dataset": {
+            "idx_labelled": dataset(False, True, images, labels),
+            "idx_gz": dataset(False, True, gzip.compress(images, mtime=0), gzip.compress(labels, mtime=0)),
+            "idx_unlabelled": dataset(False, False, images),
+            "npy_labelled": dataset(True, True, x_npy, l_npy),
+            "npy_unlabelled": dataset(True, False, npy("<f8", (2, 2, 2), bytes(64))),
         },
         "json": {
             "object": b'{"a": [1, -2.5e3, true, false, null], "b": {"c": "\\u00e9\\n"}}',
