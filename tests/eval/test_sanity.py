@@ -27,8 +27,12 @@ CACHE = os.path.join(SRC, ".test-cache")
 t = Checks()
 
 
+# MNIST lives in <source>/data/mnist (scripts/fetch_mnist); tests run in the build directory.
+ENV = dict(os.environ, DRIFT_DATA_DIR=os.path.join(SRC, "data"))
+
+
 def drift(*args):
-    p = subprocess.run([BIN] + [str(a) for a in args], capture_output=True, text=True)
+    p = subprocess.run([BIN] + [str(a) for a in args], capture_output=True, text=True, env=ENV)
     return p.returncode, p.stdout, p.stderr
 
 
