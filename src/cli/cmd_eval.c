@@ -83,12 +83,12 @@ static int eval_toy(const char *toy, const char *samples_path, int64_t n_max, ui
         drift_jsonw_free(&w);
     } else {
         printf("%" PRId64 " samples vs %" PRId64 " fresh %s points (seed %" PRIu64 ")\n", n, n, toy, seed);
-        printf("  MMD²              %12.6f   (unbiased, gaussian kernel, h = %.4g)\n", m.mmd2,
+        printf("  MMD²              %12.6g   (unbiased, gaussian kernel, h = %.4g)\n", m.mmd2,
                m.bandwidth);
-        printf("  energy distance   %12.6f\n", m.energy);
-        printf("  sliced W2         %12.6f   (%d directions)\n", m.sliced_w2,
+        printf("  energy distance   %12.6g\n", m.energy);
+        printf("  sliced W2         %12.6g   (%d directions)\n", m.sliced_w2,
                DRIFT_EVAL_TOY_PROJECTIONS);
-        printf("  diversity         %12.4f   (mean pairwise distance over the target's; ~1 healthy)\n",
+        printf("  diversity         %12.6g   (mean pairwise distance over the target's; ~1 healthy)\n",
                m.diversity);
         printf("  duplicates        %12.4f   (share of samples with a near-copy among the others)\n",
                m.dup_frac);

@@ -79,7 +79,14 @@ for path_ in (u8, flat, chw):
     results.append(json.loads(out) if rc == 0 else {})
 m = results[0]
 t.check(m.get("fid", 1) < 1e-6 and m.get("fid", -1) >= 0, "FID(test, test) = 0: %r" % m.get("fid"))
-t.check(m.get("precision") == 1 and m.get("recall") == 1 and m.get("coverage") == 1, "P = R = C = 1")
+# The k-NN reference leaves out test images the (tiny) classifier calls outliers; without any,
+# the set against itself gives P = R = C = 1.
+rej = m.get("n_reference_outliers", -1)
+t.check(0 <= rej < N // 10 and m.get("n_prdc") == N - rej, "reference outliers %r, n_prdc %r" % (rej, m.get("n_prdc")))
+if rej == 0:
+    t.check(m.get("precision") == 1 and m.get("recall") == 1 and m.get("coverage") == 1, "P = R = C = 1")
+else:
+    t.check(min(m.get("precision", 0), m.get("recall", 0), m.get("coverage", 0)) > 0.9, "P, R, C near 1: %r" % m)
 t.check(m.get("n_samples") == N and m.get("n_reference") == N and m.get("k") == 3, "sizes")
 t.check(0 <= m.get("class_accuracy", -1) <= 1, "class accuracy with --labels")
 # Float (n, 784) and (n, 1, 28, 28) hold the same values: the same metrics exactly. uint8 is
@@ -135,6 +142,13 @@ t.check(abs(g.get("toy_mmd2", 1)) < 0.01 and b.get("toy_mmd2", 0) > 0.1, "toy MM
 t.check(g.get("toy_energy", 1) < 0.02 and b.get("toy_energy", 0) > 0.5, "toy energy")
 t.check(g.get("toy_sliced_w2", 1) < 0.2 and b.get("toy_sliced_w2", 0) > 0.8, "toy sliced W2")
 t.check(g.get("n_samples") == 800, "toy n")
+t.check(0.9 < g.get("toy_diversity", 0) < 1.1 and g.get("toy_dup_frac", 1) < 0.03, "toy collapse figures: %r" % g)
+# samples 1e19 times too large are far off on every toy metric (energy once read 0)
+huge = save("huge.npy", (r.normal(size=(800, 2)) * 1e19).astype(np.float32))
+rc, out, err = drift("eval", "--samples", huge, "--data", "gaussian", "--json")
+h = json.loads(out) if rc == 0 else {}
+t.check(rc == 0 and h.get("toy_energy", 0) > 1e18 and h.get("toy_sliced_w2", 0) > 1e18 and
+        h.get("toy_mmd2", 0) > 0.1 and h.get("toy_diversity", 0) > 1e17, "samples x 1e19: %r %s" % (h, err))
 rc, out, err = drift("eval", "--samples", flat, "--data", "moons")
 t.check(rc == 1 and "(n, 2)" in err, "images against a toy: %s" % err)
 
