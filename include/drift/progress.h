@@ -28,20 +28,25 @@ typedef struct drift_progress_opts {
     int tty;              /* -1: detect with isatty; 0: plain lines; 1: redraw in place */
     int width;            /* terminal columns (0: ask the terminal, else 100) */
     double (*clock)(void);/* seconds, monotonic (NULL: drift_now); tests pass a fake one */
+    int64_t start_step;   /* steps already done before this process (a resumed run): the rate,
+                           * the ETA and the final count cover only the steps after it */
 } drift_progress_opts;
 
 drift_progress_opts drift_progress_defaults(void);
 
 int drift_progress_start(drift_progress **out, const char *label, int64_t total);
 int drift_progress_start_opts(drift_progress **out, const drift_progress_opts *opts);
-/* `step` = steps completed so far; extra may be NULL. Cheap to call every step. */
+/* `step` = steps completed so far (counting from 0, not from start_step); extra may be NULL.
+ * Cheap to call every step. The rate is steps done in this process over wall time, measured
+ * over windows of at least 0.2 s from the start (so a first line after one fast step shows no
+ * rate rather than a wild one) and smoothed over about a second. */
 int drift_progress_update(drift_progress *p, int64_t step, const char *extra);
 /* Prints a one-line message (an evaluation result, a warning) on a line of its own, above the
  * status line on a terminal. The step rate restarts after a note, so the time of the slow
  * event it reports (an evaluation, a checkpoint) does not distort the rate and the ETA. */
 int drift_progress_note(drift_progress *p, const char *line);
-/* Prints the final line (steps, elapsed time, mean rate, extra), ends it with a newline
- * and frees p. */
+/* Prints the final line (the steps done since the start, elapsed time, mean rate; after a
+ * resume also the step range, "from step 40 to 80"; extra), ends it with a newline and frees p. */
 int drift_progress_finish(drift_progress *p, const char *extra);
 
 #ifdef __cplusplus

@@ -176,6 +176,12 @@ void drift_trainer_set_reporter(drift_trainer *t, drift_train_reporter fn, void 
 /* Write a sample grid now (PNG: one row per class for conditional image models, a scatter of
  * samples over data for 2-D data), from the EMA weights. */
 int drift_trainer_write_samples(drift_trainer *t, const char *path);
+/* The layout of those grids for any labelled image samples (x: n images of h x w x c in
+ * [-1, 1], labels in [0, n_classes)): a PNG with one row per class, row k holding the first
+ * `cols` samples of class k in their order; tiles without a sample stay blank (mid gray).
+ * `drift sample --grid` uses it too. */
+int drift_class_grid(const char *path, const float *x, const int *labels, int64_t n, int n_classes,
+                     int cols, int h, int w, int c, int scale);
 int64_t drift_trainer_steps_done(const drift_trainer *t);
 size_t drift_trainer_param_count(const drift_trainer *t);
 const char *drift_trainer_model_description(const drift_trainer *t);

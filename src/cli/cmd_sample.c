@@ -16,29 +16,33 @@ static const char *USAGE =
 static const char *DESCRIPTION =
     "Draws n samples, one forward pass each (batched), with the EMA weights (--raw-weights for the\n"
     "last optimizer weights). Writes float32 samples of shape (n, D) in data units ([-1, 1] for\n"
-    "images) and, for class-conditional generators, labels (n,) int32 next to them\n"
-    "(<out>_labels.npy, or --labels-out). Without --class, a conditional generator cycles through\n"
-    "the classes (sample i has class i mod n_classes); --class -1 asks for its unconditional\n"
-    "(null) class. --alpha is the guidance scale (>= 1) of generators trained with guidance.\n"
+    "images) as a NumPy file (--out must end in .npy; --grid draws a PNG) and, for class-conditional\n"
+    "generators, their labels (n,) int32 next to them: <out without .npy>_labels.npy, or --labels-out\n"
+    "(the summary line names both). Without --class, a conditional generator cycles through the\n"
+    "classes (sample i has class i mod n_classes); --class C draws class C only, C in 0..n_classes-1.\n"
+    "There is no unconditional class to ask for: training never shows the generator a null label\n"
+    "(guidance mixes unconditional data into the negatives instead). --alpha is the guidance scale\n"
+    "(>= 1) of generators trained with guidance. The grid of a conditional generator has one row\n"
+    "per class, like drift train's samples_<step>.png.\n"
     "Sample i uses noise stream (seed, i): the same seed gives the same noise for any batch size\n"
     "(the samples then agree up to floating-point rounding) and the same bytes for the same command.";
 
 int cmd_sample(int argc, char **argv)
 {
     const char *ckpt = NULL, *out = NULL, *grid = NULL, *labels_out = NULL;
-    int n = 0, cls = -2, raw = 0, batch = 512, threads = 0, seed = 0, cols = 0, grid_n = 0;
+    int n = 0, cls = 0, raw = 0, batch = 512, threads = 0, seed = 0, cols = 0, grid_n = 0;
     double alpha = 1.0;
     cli_opt opts[] = {
         {"--ckpt", OPT_STRING, &ckpt, "FILE", "checkpoint written by drift train  [required]", 0},
         {"--n", OPT_INT, &n, "N", "number of samples  [required]", 0},
-        {"--class", OPT_INT, &cls, "C", "class of every sample (conditional generators; -1 = null class)", 0},
+        {"--class", OPT_INT, &cls, "C", "class of every sample, 0..n_classes-1 (conditional generators; default: cycle)", 0},
         {"--alpha", OPT_DOUBLE, &alpha, "A", "guidance scale, >= 1 (default 1)", 0},
         {"--seed", OPT_INT, &seed, "S", "noise seed (default 0)", 0},
-        {"--out", OPT_STRING, &out, "FILE.npy", "samples, float32 (n, D)  [required]", 0},
-        {"--labels-out", OPT_STRING, &labels_out, "FILE.npy", "labels of conditional samples (default <out>_labels.npy)", 0},
-        {"--grid", OPT_STRING, &grid, "FILE.png", "also write the samples as an image grid (images) or scatter (2-D)", 0},
-        {"--grid-cols", OPT_INT, &cols, "N", "tiles per row of the grid (default: n_classes or sqrt of the tiles)", 0},
-        {"--grid-n", OPT_INT, &grid_n, "N", "images in the grid: the first N samples (default 10 rows: 10 x n_classes, else 64; 2-D scatter: all)", 0},
+        {"--out", OPT_STRING, &out, "FILE.npy", "samples, float32 (n, D), NumPy .npy  [required]", 0},
+        {"--labels-out", OPT_STRING, &labels_out, "FILE.npy", "labels (n,) int32 of conditional samples (default: FILE_labels.npy for --out FILE.npy)", 0},
+        {"--grid", OPT_STRING, &grid, "FILE.png", "also write a PNG: an image grid (conditional: one row per class) or a scatter (2-D)", 0},
+        {"--grid-cols", OPT_INT, &cols, "N", "tiles per row of the grid (default: 10 per class row, else sqrt of the tiles)", 0},
+        {"--grid-n", OPT_INT, &grid_n, "N", "images in the grid: the first N samples (default 10 per class, else 64; 2-D scatter: all)", 0},
         {"--raw-weights", OPT_FLAG, &raw, NULL, "use the optimizer's weights instead of the EMA", 0},
         {"--batch", OPT_INT, &batch, "B", "forward batch size (default 512)", 0},
         {"--threads", OPT_INT, &threads, "T", "threads (default: all cores)", 0},
@@ -53,11 +57,24 @@ int cmd_sample(int argc, char **argv)
         fprintf(stderr, "drift sample: --batch must be >= 1, --threads, --seed, --grid-cols and --grid-n >= 0\n");
         return 2;
     }
+    const int class_given = opts[2].seen; /* --class, whatever its value (-2 was once ignored) */
+    /* the samples and labels are NumPy files: a name that promises something else is refused */
+    const char *const npy_names[] = {"--out", "--labels-out"};
+    const char *const npy_paths[] = {out, labels_out};
+    for (int k = 0; k < 2; k++) {
+        size_t len = npy_paths[k] ? strlen(npy_paths[k]) : 0;
+        if (npy_paths[k] && (len < 5 || strcmp(npy_paths[k] + len - 4, ".npy") || npy_paths[k][len - 5] == '/')) {
+            fprintf(stderr, "drift sample: %s must name a .npy file (NumPy float32/int32 arrays), got '%s'%s\n",
+                    npy_names[k], npy_paths[k], k == 0 ? "; for a PNG picture of the samples add --grid FILE.png" : "");
+            return 2;
+        }
+    }
     char lpath[1100];
     if (!labels_out) {
-        size_t len = strlen(out);
-        if (len > 4 && !strcmp(out + len - 4, ".npy")) snprintf(lpath, sizeof lpath, "%.*s_labels.npy", (int)(len - 4), out);
-        else snprintf(lpath, sizeof lpath, "%s_labels.npy", out);
+        if (snprintf(lpath, sizeof lpath, "%.*s_labels.npy", (int)(strlen(out) - 4), out) >= (int)sizeof lpath) {
+            fprintf(stderr, "drift sample: --out path too long for the default --labels-out\n");
+            return 2;
+        }
         labels_out = lpath;
     }
     const char *const out_names[] = {"--out", labels_out == lpath ? "the default --labels-out" : "--labels-out", "--grid"};
@@ -71,16 +88,19 @@ int cmd_sample(int argc, char **argv)
     const int nc = m->cfg.n_classes;
     int *labels = NULL;
     float *x = drift_alloc((size_t)n * (size_t)m->out_dim, sizeof(float));
-    if (cls != -2 && nc == 0) {
+    if (class_given && nc == 0) {
         fprintf(stderr, "drift sample: --class given, but this generator is unconditional\n");
         rc = 2;
-    } else if (cls != -2 && (cls < -1 || cls >= nc)) {
-        fprintf(stderr, "drift sample: --class must be -1 (null) or in [0, %d), got %d\n", nc, cls);
+    } else if (class_given && (cls < 0 || cls >= nc)) {
+        /* no null class: training never feeds the generator DRIFT_LABEL_NULL, so its embedding
+         * is untrained and "unconditional" samples from it would be noise */
+        fprintf(stderr, "drift sample: --class must be a class of this generator, 0..%d, got %d (there is no "
+                        "unconditional class: omit --class to cycle through the classes)\n", nc - 1, cls);
         rc = 2;
     }
     if (!rc && nc) {
         labels = drift_alloc((size_t)n, sizeof(int));
-        for (int i = 0; labels && i < n; i++) labels[i] = cls != -2 ? (cls == -1 ? DRIFT_LABEL_NULL : cls) : i % nc;
+        for (int i = 0; labels && i < n; i++) labels[i] = class_given ? cls : i % nc;
     }
     if (!rc && (!x || (nc && !labels))) rc = cli_fail("sample", "out of memory");
     double t0 = drift_now();
@@ -96,14 +116,25 @@ int cmd_sample(int argc, char **argv)
     }
     if (!rc && grid) {
         if (info.h > 0) {
-            drift_grid_opts go = drift_grid_defaults();
-            go.cols = cols ? cols : (nc && cls == -2 ? nc : 0);
-            go.scale = 2;
-            /* a grid is for looking at: a few rows, not all of a 10000-sample draw */
-            int tiles = grid_n ? grid_n : (go.cols ? 10 * go.cols : 64);
-            tiles = tiles < n ? tiles : n;
-            /* with cycling labels and n_classes columns, column c holds class c */
-            if (drift_image_grid(grid, x, tiles, info.h, info.w, info.c, &go)) rc = cli_fail("sample", "cannot write the grid");
+            if (nc && !class_given) {
+                /* one row per class, as in training's samples_<step>.png: the first tiles
+                 * samples (cycling labels), `per_row` of each class */
+                int64_t per_row = cols ? cols : 10;
+                int64_t tiles = grid_n ? grid_n : per_row * nc;
+                tiles = tiles < n ? tiles : n;
+                int64_t most = (tiles + nc - 1) / nc; /* samples of a class among the first tiles */
+                if (!cols || per_row > most) per_row = most;
+                if (drift_class_grid(grid, x, labels, tiles, nc, (int)per_row, info.h, info.w, info.c, 2))
+                    rc = cli_fail("sample", "cannot write the grid");
+            } else {
+                drift_grid_opts go = drift_grid_defaults();
+                go.cols = cols;
+                go.scale = 2;
+                /* a grid is for looking at: a few rows, not all of a 10000-sample draw */
+                int64_t tiles = grid_n ? grid_n : (cols ? 10 * (int64_t)cols : 64);
+                tiles = tiles < n ? tiles : n;
+                if (drift_image_grid(grid, x, (int)tiles, info.h, info.w, info.c, &go)) rc = cli_fail("sample", "cannot write the grid");
+            }
         } else if (m->out_dim == 2) {
             drift_canvas cv;
             int W = 512;
@@ -125,8 +156,9 @@ int cmd_sample(int argc, char **argv)
         }
     }
     if (!rc)
-        fprintf(stderr, "drift sample: %d samples of dimension %d in %.2f s (%.0f samples/s) -> %s\n", n, m->out_dim, dt,
-                n / (dt + 1e-12), out);
+        fprintf(stderr, "drift sample: %d samples of dimension %d in %.2f s (%.0f samples/s) -> %s%s%s%s%s\n", n,
+                m->out_dim, dt, n / (dt + 1e-12), out, nc ? ", labels " : "", nc ? labels_out : "", grid ? ", grid " : "",
+                grid ? grid : "");
     drift_free(x);
     drift_free(labels);
     drift_model_free(m);

@@ -52,13 +52,25 @@ static void on_stop_signal(int sig) { stop_signal = sig; }
 typedef struct {
     drift_progress *bar;
     int quiet;
+    int64_t start_step; /* the checkpoint's step after a resume, else 0 */
 } reporter;
+
+/* The status line starts before the first step (so that step is timed) and counts from the
+ * resumed step: the rate, the ETA and the final count are this process's steps only. */
+static int start_bar(reporter *r, int64_t total)
+{
+    drift_progress_opts o = drift_progress_defaults();
+    o.label = "train";
+    o.total = total;
+    o.start_step = r->start_step;
+    return drift_progress_start_opts(&r->bar, &o);
+}
 
 static void report(void *ctx, const drift_step_info *info, int64_t total, const char *note)
 {
     reporter *r = ctx;
     if (r->quiet) return;
-    if (!r->bar && drift_progress_start(&r->bar, "train", total)) return;
+    if (!r->bar && start_bar(r, total)) return;
     if (note) {
         drift_progress_note(r->bar, note);
         return;
@@ -157,7 +169,8 @@ int cmd_train(int argc, char **argv)
     if (!resume && drift_train_config_check(&cfg)) return cli_fail("train", "invalid options");
     drift_trainer *t = NULL;
     if (drift_trainer_create(&cfg, resume, &t)) return cli_fail("train", "cannot start");
-    reporter rep = {NULL, quiet};
+    const int64_t start_step = drift_trainer_steps_done(t); /* > 0 after a resume */
+    reporter rep = {NULL, quiet, start_step};
     if (!quiet) {
         const drift_train_config *run_cfg = drift_trainer_config(t); /* after a resume: the checkpoint's */
         fprintf(stderr, "drift train: %s, %s generator with %zu parameters, %s/%s field, run directory %s\n",
@@ -168,6 +181,7 @@ int cmd_train(int argc, char **argv)
         if (resume) fprintf(stderr, "resuming from %s at step %lld\n", resume, (long long)drift_trainer_steps_done(t));
     }
     drift_trainer_set_reporter(t, report, &rep);
+    if (!quiet) start_bar(&rep, drift_trainer_config(t)->steps);
     /* SIGINT/SIGTERM: the handler only sets the flag; the run checks it between steps, writes
      * a checkpoint and returns. A second signal takes the default action (SA_RESETHAND). */
     struct sigaction sa, old_int, old_term;
@@ -202,8 +216,12 @@ int cmd_train(int argc, char **argv)
                 stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)drift_trainer_steps_done(t), ck ? ck : "(none)",
                 ck ? ck : "(none)");
     } else if (!quiet) {
-        fprintf(stderr, "drift train: done, %lld steps; samples, plots and metrics in %s\n",
-                (long long)drift_trainer_steps_done(t), cfg.out);
+        const long long end = (long long)drift_trainer_steps_done(t);
+        if (start_step > 0)
+            fprintf(stderr, "drift train: done, %lld steps in this run (from step %lld to %lld); samples, plots "
+                            "and metrics in %s\n", end - (long long)start_step, (long long)start_step, end, cfg.out);
+        else
+            fprintf(stderr, "drift train: done, %lld steps; samples, plots and metrics in %s\n", end, cfg.out);
     }
     drift_trainer_free(t);
     return rc;

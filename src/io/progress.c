@@ -12,6 +12,7 @@
 #include "drift/error.h"
 
 #define REDRAW_INTERVAL 0.1 /* seconds between in-place redraws */
+#define RATE_WINDOW 0.2     /* shortest time a rate is measured over */
 #define LABEL_MAX 64
 
 struct drift_progress {
@@ -26,7 +27,8 @@ struct drift_progress {
 drift_progress_opts drift_progress_defaults(void)
 {
     drift_progress_opts o = {.label = "", .total = 0, .every_steps = 0, .every_seconds = 0,
-                             .stream = NULL, .tty = -1, .width = 0, .clock = NULL};
+                             .stream = NULL, .tty = -1, .width = 0, .clock = NULL,
+                             .start_step = 0};
     return o;
 }
 
@@ -42,6 +44,7 @@ int drift_progress_start_opts(drift_progress **out, const drift_progress_opts *o
 {
     *out = NULL;
     if (opts->total < 0) return drift_error(DRIFT_EINVAL, "progress: negative total");
+    if (opts->start_step < 0) return drift_error(DRIFT_EINVAL, "progress: negative start step");
     drift_progress *p = drift_alloc(1, sizeof *p);
     if (!p) return DRIFT_ENOMEM;
     p->o = *opts;
@@ -58,6 +61,7 @@ int drift_progress_start_opts(drift_progress **out, const drift_progress_opts *o
                          ? ws.ws_col : 100;
     }
     p->start = p->last_print = p->last_rate_time = p->o.clock();
+    p->last_print_step = p->last_rate_step = p->last_step = p->o.start_step;
     *out = p;
     return DRIFT_OK;
 }
@@ -107,12 +111,14 @@ static void compose(const drift_progress *p, int64_t step, const char *extra, ch
 }
 
 /* Steps per second, smoothed over about a second so that the display does not flicker
- * but follows real changes (e.g. evaluation pauses). */
+ * but follows real changes (e.g. evaluation pauses). Only steps done in this process count
+ * (the window starts at start_step), and a window shorter than RATE_WINDOW is not measured:
+ * the first update after a single fast step (or after a resume, steps done long ago) must not
+ * read as tens of thousands of steps per second. */
 static void update_rate(drift_progress *p, int64_t step, double now)
 {
     double dt = now - p->last_rate_time;
-    if (dt < 0.2 && p->rate > 0) return;
-    if (dt <= 0 || step <= p->last_rate_step) return;
+    if (!(dt >= RATE_WINDOW) || step <= p->last_rate_step) return;
     double r = (double)(step - p->last_rate_step) / dt;
     double a = p->rate > 0 ? fmin(1.0, dt / 1.0) : 1.0;
     p->rate = a * r + (1 - a) * p->rate;
@@ -167,13 +173,16 @@ int drift_progress_finish(drift_progress *p, const char *extra)
 {
     if (!p) return DRIFT_OK;
     double elapsed = p->o.clock() - p->start;
-    int64_t steps = p->last_step;
-    char took[32], rate[32];
+    int64_t steps = p->last_step - p->o.start_step; /* done in this process */
+    if (steps < 0) steps = 0;
+    char took[32], rate[32], range[96] = "";
+    if (p->o.start_step > 0)
+        snprintf(range, sizeof range, ", from step %" PRId64 " to %" PRId64, p->o.start_step, p->last_step);
     format_duration(took, sizeof took, elapsed);
     format_rate(rate, sizeof rate, elapsed > 0 ? (double)steps / elapsed : 0);
     if (p->o.tty && p->drawn) fprintf(p->o.stream, "\r\033[K");
-    fprintf(p->o.stream, "%s%sdone: %" PRId64 " steps in %s (%s)%s%s\n", p->label,
-            p->label[0] ? "  " : "", steps, took, rate, extra && *extra ? "  " : "",
+    fprintf(p->o.stream, "%s%sdone: %" PRId64 " steps in %s (%s)%s%s%s\n", p->label,
+            p->label[0] ? "  " : "", steps, took, rate, range, extra && *extra ? "  " : "",
             extra ? extra : "");
     fflush(p->o.stream);
     drift_free(p);

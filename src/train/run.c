@@ -111,6 +111,42 @@ static int write_scatter(drift_trainer *t, const char *path, const float *s, int
     return st;
 }
 
+int drift_class_grid(const char *path, const float *x, const int *labels, int64_t n, int n_classes,
+                     int cols, int h, int w, int c, int scale)
+{
+    if (!path || !x || !labels || n < 1 || n_classes < 1 || cols < 1 || h < 1 || w < 1 || (c != 1 && c != 3) ||
+        scale < 1 || scale > 64)
+        return drift_error(DRIFT_EINVAL, "class grid: bad arguments (n=%lld classes=%d cols=%d)", (long long)n,
+                           n_classes, cols);
+    /* refuse a grid the PNG writer would refuse before allocating its tiles */
+    if ((int64_t)cols * (w * (int64_t)scale + 2) + 2 > DRIFT_IMAGE_MAX_SIDE ||
+        (int64_t)n_classes * (h * (int64_t)scale + 2) + 2 > DRIFT_IMAGE_MAX_SIDE)
+        return drift_error(DRIFT_EINVAL, "class grid of %d x %d tiles of %dx%d pixels is too large (max %d pixels a side)",
+                           n_classes, cols, w * scale, h * scale, DRIFT_IMAGE_MAX_SIDE);
+    const size_t D = (size_t)h * (size_t)w * (size_t)c, tiles = (size_t)n_classes * (size_t)cols;
+    float *g = drift_alloc(tiles * D, sizeof(float));
+    int *filled = drift_alloc((size_t)n_classes, sizeof(int));
+    if (!g || !filled) {
+        drift_free(g); drift_free(filled);
+        return DRIFT_ENOMEM;
+    }
+    int st = DRIFT_OK;
+    /* g is zeroed: a tile without a sample is mid gray, like the padding */
+    for (int64_t i = 0; i < n && !st; i++) {
+        int k = labels[i];
+        if (k < 0 || k >= n_classes) st = drift_error(DRIFT_EINVAL, "class grid: label %d of sample %lld outside [0, %d)",
+                                                     k, (long long)i, n_classes);
+        else if (filled[k] < cols) memcpy(g + ((size_t)k * cols + (size_t)filled[k]++) * D, x + (size_t)i * D, D * sizeof(float));
+    }
+    drift_grid_opts go = drift_grid_defaults();
+    go.cols = cols;
+    go.scale = scale;
+    if (!st) st = drift_image_grid(path, g, (int)tiles, h, w, c, &go);
+    drift_free(g);
+    drift_free(filled);
+    return st;
+}
+
 int drift_trainer_write_samples(drift_trainer *t, const char *path)
 {
     const int image = t->data.h > 0;
@@ -124,22 +160,14 @@ int drift_trainer_write_samples(drift_trainer *t, const char *path)
     /* one row per class: reorder the cycling labels so that row c holds class c */
     int st = sample_rows(t, n, labels, s, t->cfg.seed ^ 0x5a5a5a5aull);
     if (!st && image) {
-        float *grid = s;
-        float *tmp = NULL;
         if (t->cfg.conditional) {
-            tmp = drift_alloc((size_t)(n * t->dim), sizeof(float));
-            if (!tmp) st = DRIFT_ENOMEM;
-            for (int64_t i = 0; !st && i < n; i++) {
-                int64_t c = i % t->n_classes, col = i / t->n_classes;
-                memcpy(tmp + (c * GRID_COLS + col) * t->dim, s + i * t->dim, (size_t)t->dim * sizeof(float));
-            }
-            grid = tmp;
+            st = drift_class_grid(path, s, labels, n, t->n_classes, GRID_COLS, t->data.h, t->data.w, t->data.c, 2);
+        } else {
+            drift_grid_opts go = drift_grid_defaults();
+            go.cols = 8;
+            go.scale = 2;
+            st = drift_image_grid(path, s, (int)n, t->data.h, t->data.w, t->data.c, &go);
         }
-        drift_grid_opts go = drift_grid_defaults();
-        go.cols = t->cfg.conditional ? GRID_COLS : 8;
-        go.scale = 2;
-        if (!st) st = drift_image_grid(path, grid, (int)n, t->data.h, t->data.w, t->data.c, &go);
-        drift_free(tmp);
     } else if (!st) {
         st = t->dim == 2 ? write_scatter(t, path, s, n) : DRIFT_OK;
     }

@@ -93,7 +93,8 @@ with tempfile.TemporaryDirectory() as tmp:
     check(l.tolist() == [0, 1, 2, 0, 1, 2, 0, 1, 2], f"cycling labels {l.tolist()}")
     check(os.path.getsize(os.path.join(tmp, "i.png")) > 100, "grid written")
 
-    # a grid shows a few rows, not every sample: 10 rows of n_classes by default, --grid-n otherwise
+    # a grid shows a few samples, not all of them: one row per class (as in training's samples_<step>.png),
+    # 10 per row by default, --grid-n samples otherwise
     def png_size(path):
         with open(path, "rb") as f:
             head = f.read(24)
@@ -105,10 +106,10 @@ with tempfile.TemporaryDirectory() as tmp:
                   "--out", os.path.join(tmp, "g.npy"), "--grid", g, *extra)
         check(r.returncode == 0, f"grid of {n} samples {extra}: {r.stderr}")
         sizes[(n, len(extra))] = png_size(g) if r.returncode == 0 else None
-    check(sizes[("1000", 0)] == sizes[("30", 0)], f"1000 samples: a 10-row grid like 30 samples {sizes}")
+    check(sizes[("1000", 0)] == sizes[("30", 0)], f"1000 samples: a 10-column grid like 30 samples {sizes}")
     w6, h6 = sizes[("1000", 2)] or (0, 0)
     w30, h30 = sizes[("30", 0)] or (0, 0)
-    check(w6 == w30 and 0 < h6 < h30, f"--grid-n 6: two rows {sizes}")
+    check(h6 == h30 and 0 < w6 < w30, f"--grid-n 6: the three class rows, two columns {sizes}")
 
     # errors: one line, non-zero exit
     env = dict(os.environ, DRIFT_DATA_DIR=os.path.join(tmp, "nowhere"))

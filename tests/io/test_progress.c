@@ -120,10 +120,98 @@ static void test_tty_redraw(void)
     free(s);
 }
 
+/* The first line after one fast step: no rate yet (it was "41528 it/s  ETA 0:00"), and the
+ * rate once measured is the true one. */
+static void test_no_rate_before_a_timed_window(void)
+{
+    FILE *f = tmpfile();
+    drift_progress_opts o = drift_progress_defaults();
+    o.label = "train";
+    o.total = 1000;
+    o.every_steps = 1;
+    o.stream = f;
+    o.tty = 0;
+    o.clock = fake_clock;
+    fake_time = 50;
+    drift_progress *p;
+    CHECK_OK(drift_progress_start_opts(&p, &o));
+    fake_time += 2e-5; /* a caller that started the bar just before reporting step 1 */
+    CHECK_OK(drift_progress_update(p, 1, NULL));
+    for (int step = 2; step <= 100; step++) {
+        fake_time += 0.01; /* 100 it/s */
+        CHECK_OK(drift_progress_update(p, step, NULL));
+    }
+    drift_progress_finish(p, NULL);
+    char *s = read_stream(f);
+    fclose(f);
+    CHECK(strstr(s, "train  1/1000    0%\n") != NULL); /* neither rate nor ETA */
+    /* every shown rate is close to 100 it/s (the first window holds one untimed step) */
+    int rates = 0, sane = 1;
+    for (const char *q = s; (q = strstr(q, "%  ")); q += 3) {
+        double r = atof(q + 3);
+        rates++;
+        if (r < 90 || r > 110) sane = 0;
+    }
+    CHECK_MSG(rates > 70 && sane, "%d rates, all sane %d:\n%s", rates, sane, s);
+    const char *l50 = strstr(s, "train  50/1000    5%  "), *eta = l50 ? strstr(l50, "ETA ") : NULL;
+    CHECK_MSG(eta && (!strncmp(eta, "ETA 0:09\n", 9) || !strncmp(eta, "ETA 0:10\n", 9)), "%s", l50 ? l50 : s);
+    free(s);
+}
+
+/* A resumed run (start_step 40 of 80): the rate and ETA count the steps of this process only,
+ * and so does the summary, which names the step range. */
+static void test_resumed_run(void)
+{
+    FILE *f = tmpfile();
+    drift_progress_opts o = drift_progress_defaults();
+    o.label = "train";
+    o.total = 80;
+    o.every_steps = 10;
+    o.start_step = 40;
+    o.stream = f;
+    o.tty = 0;
+    o.clock = fake_clock;
+    fake_time = 0;
+    drift_progress *p;
+    CHECK_OK(drift_progress_start_opts(&p, &o));
+    for (int step = 41; step <= 80; step++) {
+        fake_time += 0.5; /* 2 it/s */
+        CHECK_OK(drift_progress_update(p, step, NULL));
+    }
+    CHECK_OK(drift_progress_finish(p, NULL));
+    char *s = read_stream(f);
+    fclose(f);
+    CHECK(count(s, "\n") == 5); /* steps 50, 60, 70, 80, the summary */
+    CHECK_MSG(strstr(s, "train  50/80   62%  2.0 it/s  ETA 0:15\n") != NULL, "%s", s);
+    CHECK(strstr(s, "train  80/80  100%  2.0 it/s\n") != NULL);
+    CHECK_MSG(strstr(s, "train  done: 40 steps in 0:20 (2.0 it/s), from step 40 to 80\n") != NULL, "%s", s);
+    free(s);
+
+    /* the same, reported at once after the start (a bar started lazily at the first report):
+     * no rate on that line, and no negative or huge counts */
+    f = tmpfile();
+    o.every_steps = 1;
+    o.stream = f;
+    fake_time = 0;
+    CHECK_OK(drift_progress_start_opts(&p, &o));
+    CHECK_OK(drift_progress_update(p, 41, NULL));
+    CHECK_OK(drift_progress_finish(p, NULL));
+    s = read_stream(f);
+    fclose(f);
+    CHECK_MSG(strstr(s, "train  41/80   51%\ntrain  done: 1 steps in 0:00 (0.0 it/s), from step 40 to 41\n") != NULL,
+              "%s", s);
+    free(s);
+    /* a negative start is refused */
+    o.start_step = -1;
+    CHECK(drift_progress_start_opts(&p, &o) == DRIFT_EINVAL && p == NULL);
+}
+
 int main(void)
 {
     RUN(test_plain_lines);
     RUN(test_plain_time_cadence_and_unknown_total);
     RUN(test_tty_redraw);
+    RUN(test_no_rate_before_a_timed_window);
+    RUN(test_resumed_run);
     return TEST_SUMMARY();
 }
