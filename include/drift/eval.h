@@ -298,8 +298,9 @@ int drift_classifier_accuracy(drift_classifier *c, const float *images, const in
  * on the set sizes (k-NN radii shrink as sets grow), so they compare the samples with an
  * equally large reference subset, m = min(n, n_ref) evenly spaced test images, against the
  * first m samples; the radii for the last m are cached. The few test images the feature
- * network itself gives an outlier probability of DRIFT_EVAL_REF_MAX_OUTLIER_P or more are left
- * out of that subset: an atypical real image lies next to the outlier region, far from the
+ * network itself gives an outlier probability of DRIFT_EVAL_REF_MAX_OUTLIER_P or more (at most
+ * the 1 % most outlying, so a barely trained network keeps its reference) are left out of that
+ * subset: an atypical real image lies next to the outlier region, far from the
  * other real images, and its large k-NN ball would accept noise and flat images as realistic. */
 #define DRIFT_EVAL_REF_MAX_OUTLIER_P 0.01
 

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -79,6 +80,12 @@ const char *drift_evaluator_classifier_path(const drift_evaluator *ev)
 void drift_evaluator_image_shape(const drift_evaluator *ev, int *h, int *w, int *c)
 {
     *h = ev->h, *w = ev->w, *c = ev->c;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
 }
 
 /* The classifier from the cache, or a freshly trained one when allowed. */
@@ -189,20 +196,36 @@ int drift_evaluator_open(const drift_evaluator_opts *o, drift_evaluator **out)
         goto done;
     }
     st = drift_classifier_features(ev->clf, test.x, test.n, ev->ref_feats, ref_logits);
+    /* p(outlier) of each test image, in place of its first logit */
     for (int64_t i = 0; i < test.n && st == DRIFT_OK; i++) {
-        const float *l = ref_logits + (size_t)i * m->out_dim;
-        if (ev->clf->outlier_class < 0) {
-            ev->pool[ev->n_pool++] = i;
-            continue;
+        float *l = ref_logits + (size_t)i * m->out_dim;
+        double p_out = 0;
+        if (ev->clf->outlier_class >= 0) {
+            float mx = l[0];
+            for (int j = 1; j < m->out_dim; j++) mx = fmaxf(mx, l[j]);
+            double z = 0;
+            for (int j = 0; j < m->out_dim; j++) z += exp((double)l[j] - mx);
+            p_out = exp((double)l[ev->clf->outlier_class] - mx) / z;
         }
-        /* softmax probability of the outlier class */
-        float mx = l[0];
-        for (int j = 1; j < m->out_dim; j++) mx = fmaxf(mx, l[j]);
-        double z = 0;
-        for (int j = 0; j < m->out_dim; j++) z += exp((double)l[j] - mx);
-        double p_out = exp((double)l[ev->clf->outlier_class] - mx) / z;
-        if (p_out < DRIFT_EVAL_REF_MAX_OUTLIER_P) ev->pool[ev->n_pool++] = i;
+        l[0] = (float)p_out;
     }
+    /* Left out: p(outlier) >= 1 %, but never more than the 1 % most outlying images (a barely
+     * trained network is unsure of every image). */
+    float cut = (float)DRIFT_EVAL_REF_MAX_OUTLIER_P;
+    if (st == DRIFT_OK) {
+        float *p = drift_alloc((size_t)test.n, sizeof(float));
+        if (!p) st = DRIFT_ENOMEM;
+        for (int64_t i = 0; i < test.n && p; i++) p[i] = ref_logits[(size_t)i * m->out_dim];
+        if (p) {
+            /* descending; p[k] is the largest value that must stay (k = n/100 may go) */
+            qsort(p, (size_t)test.n, sizeof(float), cmp_desc);
+            const int64_t k = test.n / 100;
+            if (p[k] >= cut) cut = nextafterf(p[k], INFINITY);
+            drift_free(p);
+        }
+    }
+    for (int64_t i = 0; i < test.n && st == DRIFT_OK; i++)
+        if (!(ref_logits[(size_t)i * m->out_dim] >= cut)) ev->pool[ev->n_pool++] = i;
     drift_free(ref_logits);
     if (st == DRIFT_OK && ev->n_pool < ev->k + 1)
         st = drift_error(DRIFT_ENUMERIC, "evaluator: the classifier calls all but %" PRId64

@@ -203,15 +203,19 @@ static void test_evaluator(void)
         const int k = clf->model->out_dim, f = clf->model->feature_dim;
         float *fe = drift_alloc((size_t)N_IMAGES * f, sizeof(float)), *lg = drift_alloc((size_t)N_IMAGES * k, sizeof(float));
         CHECK_OK(drift_classifier_features(clf, test.x, N_IMAGES, fe, lg));
-        int64_t rejected = 0;
+        /* left out: p(outlier) >= 1 %, at most the 1 % most outlying (3 of 300) */
+        int64_t above = 0;
         for (int i = 0; i < N_IMAGES; i++) {
-            int best = 0;
-            for (int j = 1; j < k; j++)
-                if (lg[(size_t)i * k + j] > lg[(size_t)i * k + best]) best = j;
-            rejected += best == clf->outlier_class;
+            const float *l = lg + (size_t)i * k;
+            double mx = l[0], z = 0;
+            for (int j = 1; j < k; j++) mx = fmax(mx, l[j]);
+            for (int j = 0; j < k; j++) z += exp(l[j] - mx);
+            above += exp(l[clf->outlier_class] - mx) / z >= 0.01;
         }
-        CHECK_MSG(m.n_reference_outliers == rejected, "%lld vs %lld", (long long)m.n_reference_outliers, (long long)rejected);
-        CHECK(m.n_prdc == N_IMAGES - rejected && rejected < N_IMAGES / 10);
+        int64_t rejected = m.n_reference_outliers;
+        CHECK_MSG(rejected <= N_IMAGES / 100 && rejected <= above, "%lld left out, %lld above 1 %%",
+                  (long long)rejected, (long long)above);
+        CHECK(m.n_prdc == N_IMAGES - rejected);
         if (rejected == 0) CHECK(m.precision == 1 && m.recall == 1 && m.coverage == 1);
         else CHECK(m.precision > 0.9 && m.recall > 0.9 && m.coverage > 0.9);
         drift_free(fe), drift_free(lg);
