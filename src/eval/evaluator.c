@@ -196,36 +196,33 @@ int drift_evaluator_open(const drift_evaluator_opts *o, drift_evaluator **out)
         goto done;
     }
     st = drift_classifier_features(ev->clf, test.x, test.n, ev->ref_feats, ref_logits);
-    /* p(outlier) of each test image, in place of its first logit */
+    /* p(outlier) of each test image (0 without an outlier class) */
+    float *p_out = st == DRIFT_OK ? drift_alloc((size_t)test.n * 2, sizeof(float)) : NULL;
+    if (st == DRIFT_OK && !p_out) st = DRIFT_ENOMEM;
     for (int64_t i = 0; i < test.n && st == DRIFT_OK; i++) {
-        float *l = ref_logits + (size_t)i * m->out_dim;
-        double p_out = 0;
+        const float *l = ref_logits + (size_t)i * m->out_dim;
+        p_out[i] = 0;
         if (ev->clf->outlier_class >= 0) {
             float mx = l[0];
             for (int j = 1; j < m->out_dim; j++) mx = fmaxf(mx, l[j]);
             double z = 0;
             for (int j = 0; j < m->out_dim; j++) z += exp((double)l[j] - mx);
-            p_out = exp((double)l[ev->clf->outlier_class] - mx) / z;
+            p_out[i] = (float)(exp((double)l[ev->clf->outlier_class] - mx) / z);
         }
-        l[0] = (float)p_out;
     }
     /* Left out: p(outlier) >= 1 %, but never more than the 1 % most outlying images (a barely
      * trained network is unsure of every image). */
-    float cut = (float)DRIFT_EVAL_REF_MAX_OUTLIER_P;
     if (st == DRIFT_OK) {
-        float *p = drift_alloc((size_t)test.n, sizeof(float));
-        if (!p) st = DRIFT_ENOMEM;
-        for (int64_t i = 0; i < test.n && p; i++) p[i] = ref_logits[(size_t)i * m->out_dim];
-        if (p) {
-            /* descending; p[k] is the largest value that must stay (k = n/100 may go) */
-            qsort(p, (size_t)test.n, sizeof(float), cmp_desc);
-            const int64_t k = test.n / 100;
-            if (p[k] >= cut) cut = nextafterf(p[k], INFINITY);
-            drift_free(p);
-        }
+        float *sorted = p_out + test.n, cut = (float)DRIFT_EVAL_REF_MAX_OUTLIER_P;
+        memcpy(sorted, p_out, (size_t)test.n * sizeof(float));
+        /* descending; sorted[k] is the largest value that must stay (k = n/100 may go) */
+        qsort(sorted, (size_t)test.n, sizeof(float), cmp_desc);
+        const int64_t k = test.n / 100;
+        if (sorted[k] >= cut) cut = nextafterf(sorted[k], INFINITY);
+        for (int64_t i = 0; i < test.n; i++)
+            if (!(p_out[i] >= cut)) ev->pool[ev->n_pool++] = i;
     }
-    for (int64_t i = 0; i < test.n && st == DRIFT_OK; i++)
-        if (!(ref_logits[(size_t)i * m->out_dim] >= cut)) ev->pool[ev->n_pool++] = i;
+    drift_free(p_out);
     drift_free(ref_logits);
     if (st == DRIFT_OK && ev->n_pool < ev->k + 1)
         st = drift_error(DRIFT_ENUMERIC, "evaluator: the classifier calls all but %" PRId64
