@@ -60,6 +60,8 @@ int drift_conv2d_shape_init(drift_conv2d_shape *s, int C, int H, int W, int OC, 
 size_t drift_conv2d_work_floats(const drift_conv2d_shape *s, int nthreads);
 void drift_conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
                           int B, const drift_conv2d_shape *s, float *work, size_t work_floats);
+/* dweight NULL: the input gradient alone (a frozen layer), no weight-gradient GEMM; dbias and
+ * inp are then not used (may be NULL). */
 void drift_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                            const float *inp, const float *weight, int B,
                            const drift_conv2d_shape *s, float *work, size_t work_floats);
@@ -82,7 +84,8 @@ void drift_avgpool_backward(float *dinp, const float *dout, int B, int C, int HW
 #define DRIFT_NORM_EPS 1e-5f
 
 /* Group norm over (C/G channels × HW) per sample and group, then per-channel affine.
- * inp (B, C, HW); gamma, beta (C); mean, rstd (B, G) are written for the backward. */
+ * inp (B, C, HW); gamma, beta (C); mean, rstd (B, G) are written for the backward.
+ * The backward takes dgamma = dbeta = NULL for the input gradient alone (a frozen layer). */
 void drift_groupnorm_forward(float *out, float *mean, float *rstd, const float *inp,
                              const float *gamma, const float *beta, int B, int C, int HW, int G);
 void drift_groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
@@ -137,6 +140,91 @@ void drift_softmax_xent_forward(float *probs, double *mean_loss, const float *lo
 /* dlogits += dloss · (probs − onehot(labels)) / B: the gradient of dloss · mean loss. */
 void drift_softmax_xent_backward(float *dlogits, const float *probs, const int *labels, int B,
                                  int K, float dloss);
+
+/* ---- transformer layers (transformer.c, attention.c) ----
+ * Token tensors are (B, T, C): T tokens of C features per sample, feature-contiguous (the
+ * transpose of the NCHW image layout). Per-sample modulation vectors (shift, scale, gate)
+ * are rows of a (B, ·) array read with a row stride `ld`, so one linear layer's output
+ * (B, 6C) holds all six of a block's vectors side by side. */
+#define DRIFT_RMS_EPS 1e-6f
+
+/* RMS norm over the C features of each of N rows: out = inp · rstd · weight, rstd =
+ * 1 / sqrt(mean(inp²) + DRIFT_RMS_EPS) written per row (N) for the backward; weight (C)
+ * or NULL (no affine; dweight must then be NULL too). */
+void drift_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, int N,
+                           int C);
+void drift_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp,
+                            const float *rstd, const float *weight, int N, int C);
+
+/* adaLN: RMS norm without affine, then the per-sample modulation of DiT:
+ *     out[b, t, :] = rmsnorm(inp[b, t, :]) · (1 + scale[b, :]) + shift[b, :]
+ * inp, out (B, T, C); shift, scale rows of stride ld (e.g. pointers into a (B, 6C) array);
+ * rstd (B·T). The backward recomputes the normalized input from inp and rstd, so only rstd
+ * is kept. dshift and dscale share the stride ld. */
+void drift_adaln_forward(float *out, float *rstd, const float *inp, const float *shift,
+                         const float *scale, int ld, int B, int T, int C);
+void drift_adaln_backward(float *dinp, float *dshift, float *dscale, const float *dout,
+                          const float *inp, const float *rstd, const float *scale, int ld, int B,
+                          int T, int C);
+
+/* Gated residual (adaLN-zero): out[b, t, :] = x[b, t, :] + gate[b, :] ⊙ y[b, t, :],
+ * gate rows of stride ld. A zero gate (its projection initialized to zero) makes the block
+ * start as the identity. dx and dy may be NULL. */
+void drift_gated_residual_forward(float *out, const float *x, const float *y, const float *gate,
+                                  int ld, int B, int T, int C);
+void drift_gated_residual_backward(float *dx, float *dy, float *dgate, const float *dout,
+                                   const float *y, const float *gate, int ld, int B, int T, int C);
+
+/* SwiGLU gate over n values: out = SiLU(a) ⊙ g (a, g: the two linear projections). */
+void drift_swiglu_forward(float *out, const float *a, const float *g, size_t n);
+void drift_swiglu_backward(float *da, float *dg, const float *dout, const float *a, const float *g,
+                           size_t n);
+
+/* Rotary position embedding, interleaved pairs: for every token t, head h and pair k < HD/2,
+ *     (x[2k], x[2k+1]) -> (x[2k]·cos − x[2k+1]·sin, x[2k]·sin + x[2k+1]·cos),
+ * cos = cosv[t·HD/2 + k], sin = sinv[t·HD/2 + k]. inp, out (B, T, NH·HD); out may be inp.
+ * The backward rotates by the negative angle (accumulating into dinp). */
+void drift_rope_forward(float *out, const float *inp, const float *cosv, const float *sinv, int B,
+                        int T, int NH, int HD);
+void drift_rope_backward(float *dinp, const float *dout, const float *cosv, const float *sinv,
+                         int B, int T, int NH, int HD);
+/* The 2-D table: the first HD/4 pairs turn with the token's row, the last HD/4 with its
+ * column, pair k at frequency base^(−k/(HD/4)): angle = pos · base^(−4k/HD). HD must be a
+ * multiple of 4. row, col (T) are positions (any integers; 0 = no rotation). */
+void drift_rope2d_table(float *cosv, float *sinv, const int *row, const int *col, int T, int HD,
+                        float base);
+
+/* Patches: images (B, C, H, W) <-> tokens. Token i·(W/p) + j of a sample holds the p×p patch
+ * at (i·p, j·p), its C·p·p values ordered (channel, row, column) — PyTorch's
+ * x.view(B, C, H/p, p, W/p, p).permute(0, 2, 4, 1, 3, 5). H and W multiples of p. The token
+ * array holds S tokens per sample and the patch tokens are rows [t0, t0 + (H/p)(W/p)) of each
+ * (S = (H/p)(W/p), t0 = 0 for a plain patch array). */
+void drift_patchify_forward(float *tok, const float *img, int B, int C, int H, int W, int p, int S,
+                            int t0);
+void drift_patchify_backward(float *dimg, const float *dtok, int B, int C, int H, int W, int p,
+                             int S, int t0);
+void drift_unpatchify_forward(float *img, const float *tok, int B, int C, int H, int W, int p,
+                              int S, int t0);
+void drift_unpatchify_backward(float *dtok, const float *dimg, int B, int C, int H, int W, int p,
+                               int S, int t0);
+
+/* Multi-head self-attention (no masking), softmax(q·kᵀ / sqrt(HD)) · v per sample and head.
+ * Element (b, t, h, d) of q is q[(b·T + t)·ldq + h·HD + d] (likewise k, v, out with their row
+ * strides ldk, ldv, ldo): heads are column blocks of the projections, used in place. Every
+ * product is one SGEMM per (sample, head); (sample, head) pairs run in parallel, each thread
+ * holding one T×T matrix (two in the backward: P and dP). Nothing of size T×T is kept: the
+ * forward stores the log-sum-exp of each score row, lse (B, NH, T), and the backward
+ * recomputes the probabilities from it (as FlashAttention does).
+ * work: drift_attention_work_floats(T, nthreads) floats; fewer threads run if given less. */
+size_t drift_attention_work_floats(int T, int nthreads);
+void drift_attention_forward(float *out, float *lse, const float *q, const float *k,
+                             const float *v, int B, int T, int NH, int HD, int ldq, int ldk,
+                             int ldv, int ldo, float *work, size_t work_floats);
+/* dq, dk, dv (+=) with the strides of q, k, v. out is the forward's output. */
+void drift_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                              const float *k, const float *v, const float *out, const float *lse,
+                              int B, int T, int NH, int HD, int ldq, int ldk, int ldv, int ldo,
+                              float *work, size_t work_floats);
 
 #ifdef __cplusplus
 }
