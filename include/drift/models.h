@@ -19,6 +19,16 @@
  *               (widths[1]) → ReLU → flatten → linear (widths[2]) → ReLU = the features →
  *               linear → n_classes logits. Used by the evaluation (accuracy, FID-like
  *               statistics on its features); train it with softmax cross-entropy (drift/nn.h).
+ *   encoder     a frozen feature network for feature-space drifting (a small ResNet, as the
+ *               authors' MAE encoder): conv 3×3 (widths[0]) → group norm → ReLU = the map
+ *               "conv1"; then per stage l ≥ 1 (stride 2): depth × basic block [conv 3×3 → GN →
+ *               ReLU → conv 3×3 → GN, plus the input (through a 1×1 conv + GN when the shape
+ *               changes), ReLU], then a group norm = the map "layer<l>". No biases (every conv
+ *               is normalized). Input: images (batch, C·H·W) in the data's range [-1, 1]; output
+ *               row: every map, channel-major (C_l, H_l, W_l), one after another
+ *               (drift_model_feature_maps says where). With 28×28 and widths {16, 32, 64}:
+ *               conv1 16×28×28, layer1 32×14×14, layer2 64×7×7 = 21952 floats. Trained as a
+ *               masked autoencoder (drift/encoder.h).
  *
  * Conditioning of the generators: the conditioning vector c (cond_dim) is the sum of a class
  * embedding (n_classes + 1 rows, the last one "null" = unconditional) and, with use_alpha,
@@ -43,6 +53,7 @@ typedef enum {
     DRIFT_MODEL_MLP = 0,
     DRIFT_MODEL_CONV = 1,
     DRIFT_MODEL_CLASSIFIER = 2,
+    DRIFT_MODEL_ENCODER = 4,
 } drift_model_kind;
 
 #define DRIFT_MODEL_MAX_WIDTHS 8
@@ -59,9 +70,10 @@ typedef struct drift_model_config {
     int channels, height, width; /* image shape: conv output, classifier input (mlp: 0) */
     int n_widths;
     int widths[DRIFT_MODEL_MAX_WIDTHS]; /* mlp: hidden widths; conv: channels per level;
-                                           classifier: conv1, conv2, feature width */
-    int depth;         /* conv: blocks per level (1..DRIFT_MODEL_MAX_DEPTH) */
-    int groups;        /* conv: group-norm groups (must divide every width) */
+                                           classifier: conv1, conv2, feature width;
+                                           encoder: conv1, then one per stage */
+    int depth;         /* conv: blocks per level; encoder: blocks per stage (1..MAX_DEPTH) */
+    int groups;        /* conv, encoder: group-norm groups (must divide every width) */
     int n_classes;     /* generators: 0 = unconditional; classifier: classes predicted */
     int use_alpha;     /* generators: take the guidance scale α as an input */
     int cond_dim;      /* conv: conditioning vector size; mlp: always widths[0] */
@@ -71,9 +83,10 @@ typedef struct drift_model_config {
 
 /* Defaults for a kind: mlp = the toy 2-D generator (32→256→256→256→2, SiLU, no tanh);
  * conv = 28×28×1, noise 64, widths {64, 32}, depth 1, 8 groups, cond 128, tanh;
- * classifier = 28×28×1, widths {32, 64, 128}, 10 classes. Returns DRIFT_EINVAL on a bad kind. */
+ * classifier = 28×28×1, widths {32, 64, 128}, 10 classes;
+ * encoder = 28×28×1, widths {16, 32, 64}, depth 1, 8 groups. Returns DRIFT_EINVAL on a bad kind. */
 int drift_model_config_default(drift_model_kind kind, drift_model_config *cfg);
-const char *drift_model_kind_name(drift_model_kind kind); /* "mlp", "conv", "classifier" */
+const char *drift_model_kind_name(drift_model_kind kind); /* "mlp", "conv", "classifier", "encoder" */
 int drift_model_kind_parse(const char *name, drift_model_kind *kind);
 
 /* The config as one line of "key=value" pairs ("kind=conv noise_dim=64 widths=64,32 ..."),
@@ -137,6 +150,28 @@ int drift_model_forward(drift_model *m, const float *input, const int *labels,
  * into m->grads (call drift_model_zero_grad first for a fresh gradient). */
 int drift_model_backward(drift_model *m, const float *dout);
 void drift_model_zero_grad(drift_model *m);
+
+/* dL/d(input) (batch, in_dim) of the last forward into dinput, given dout = dL/d(output):
+ * the backward pass WITHOUT parameter gradients (m->grads is not touched; the weight-gradient
+ * GEMMs are skipped), for a frozen network that gradients only pass through. Encoder only
+ * (other kinds: DRIFT_EINVAL). _rows goes back through the first `rows` rows of the last
+ * forward only (dout and dinput are (rows, ·)): with generated images first in a batch that
+ * also holds data images, only the generated ones pay for a backward pass. */
+int drift_model_backward_input(drift_model *m, const float *dout, float *dinput);
+int drift_model_backward_input_rows(drift_model *m, const float *dout, int rows, float *dinput);
+
+/* One feature map inside an encoder's output row: floats [offset, offset + c·h·w),
+ * channel-major. */
+typedef struct drift_feature_map {
+    char name[24];     /* "conv1", "layer1", ... */
+    size_t offset;
+    int c, h, w;
+} drift_feature_map;
+
+/* The encoder's maps in output order, up to max_maps of them into maps (may be NULL with
+ * max_maps 0); returns how many there are (0 for kinds without feature maps), or a negative
+ * status on a NULL model. */
+int drift_model_feature_maps(const drift_model *m, drift_feature_map *maps, int max_maps);
 
 /* Classifier only: forward on images (batch, C·H·W), copying the penultimate activations
  * (batch, feature_dim) to feats; logits (batch, n_classes) to logits unless NULL. */

@@ -13,22 +13,30 @@
 /* ---------------------------------------------------------------------------------- */
 /* config                                                                              */
 
-static const char *const kind_names[] = {"mlp", "conv", "classifier"};
+static const char *const kind_names[] = {
+    [DRIFT_MODEL_MLP] = "mlp", [DRIFT_MODEL_CONV] = "conv",
+    [DRIFT_MODEL_CLASSIFIER] = "classifier", [DRIFT_MODEL_ENCODER] = "encoder"};
+#define N_KIND_NAMES ((int)(sizeof kind_names / sizeof *kind_names))
 
 const char *drift_model_kind_name(drift_model_kind kind)
 {
-    return (unsigned)kind < 3 ? kind_names[kind] : "unknown";
+    return (unsigned)kind < (unsigned)N_KIND_NAMES && kind_names[kind] ? kind_names[kind] : "unknown";
 }
 
 int drift_model_kind_parse(const char *name, drift_model_kind *kind)
 {
-    for (int k = 0; k < 3; k++)
+    char list[128] = "";
+    size_t n = 0;
+    for (int k = 0; k < N_KIND_NAMES; k++) {
+        if (!kind_names[k]) continue;
         if (name && strcmp(name, kind_names[k]) == 0) {
             *kind = (drift_model_kind)k;
             return DRIFT_OK;
         }
-    return drift_error(DRIFT_EINVAL, "unknown model kind '%s' (expected mlp, conv or classifier)",
-                       name ? name : "(null)");
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", kind_names[k]);
+    }
+    return drift_error(DRIFT_EINVAL, "unknown model kind '%s' (expected one of: %s)",
+                       name ? name : "(null)", list);
 }
 
 int drift_model_config_default(drift_model_kind kind, drift_model_config *cfg)
@@ -51,15 +59,51 @@ int drift_model_config_default(drift_model_kind kind, drift_model_config *cfg)
         cfg->n_widths = 3, cfg->widths[0] = 32, cfg->widths[1] = 64, cfg->widths[2] = 128;
         cfg->n_classes = 10;
         return DRIFT_OK;
+    case DRIFT_MODEL_ENCODER: /* ≈ 12 MFLOP per 28×28 image (docs/FEATURES.md) */
+        cfg->channels = 1, cfg->height = cfg->width = 28;
+        cfg->n_widths = 3, cfg->widths[0] = 16, cfg->widths[1] = 32, cfg->widths[2] = 64;
+        cfg->depth = 1, cfg->groups = 8;
+        return DRIFT_OK;
     }
     return drift_error(DRIFT_EINVAL, "unknown model kind %d", (int)kind);
+}
+
+/* The encoder: an image, widths = conv1 then one per stride-2 stage, nothing generator-like.
+ * out_dim is derived: the sum of the maps' sizes. */
+static int encoder_config_check(drift_model_config *c)
+{
+    if (c->channels <= 0) return drift_error(DRIFT_EINVAL, "encoder: image shape required");
+    if (c->depth < 1 || c->depth > DRIFT_MODEL_MAX_DEPTH)
+        return drift_error(DRIFT_EINVAL, "encoder: depth must be 1..%d, got %d",
+                           DRIFT_MODEL_MAX_DEPTH, c->depth);
+    int scale = 1 << (c->n_widths - 1);
+    if (c->height % scale || c->width % scale)
+        return drift_error(DRIFT_EINVAL, "encoder: image %dx%d must be divisible by 2^%d (one "
+                                         "stride-2 stage per width after the first)",
+                           c->height, c->width, c->n_widths - 1);
+    if (c->groups < 1) return drift_error(DRIFT_EINVAL, "encoder: groups must be >= 1, got %d", c->groups);
+    for (int i = 0; i < c->n_widths; i++)
+        if (c->widths[i] % c->groups)
+            return drift_error(DRIFT_EINVAL, "encoder: width %d (%d) is not divisible by %d groups",
+                               i, c->widths[i], c->groups);
+    if (c->n_classes || c->use_alpha || c->out_tanh)
+        return drift_error(DRIFT_EINVAL, "encoder: takes no classes, alpha or tanh");
+    long long total = 0;
+    for (int i = 0; i < c->n_widths; i++)
+        total += (long long)c->widths[i] * (c->height >> i) * (c->width >> i);
+    if (total > (1 << 28)) return drift_error(DRIFT_EINVAL, "encoder: %lld output floats per image", total);
+    if (c->out_dim != 0 && c->out_dim != total)
+        return drift_error(DRIFT_EINVAL, "encoder: out_dim %d does not match the maps' %lld floats",
+                           c->out_dim, total);
+    c->noise_dim = 0, c->cond_dim = 0, c->out_dim = (int)total;
+    return DRIFT_OK;
 }
 
 /* Validates and fills derived fields (out_dim, cond_dim) in place. */
 static int config_check(drift_model_config *c)
 {
     const char *k = drift_model_kind_name(c->kind);
-    if ((unsigned)c->kind > DRIFT_MODEL_CLASSIFIER)
+    if ((unsigned)c->kind >= (unsigned)N_KIND_NAMES || !kind_names[c->kind])
         return drift_error(DRIFT_EINVAL, "unknown model kind %d", (int)c->kind);
     if (c->n_widths < 1 || c->n_widths > DRIFT_MODEL_MAX_WIDTHS)
         return drift_error(DRIFT_EINVAL, "%s: need 1..%d widths, got %d", k,
@@ -93,6 +137,7 @@ static int config_check(drift_model_config *c)
         c->noise_dim = 0, c->out_dim = c->n_classes, c->cond_dim = 0, c->out_tanh = 0;
         return DRIFT_OK;
     }
+    if (c->kind == DRIFT_MODEL_ENCODER) return encoder_config_check(c);
 
     if (c->noise_dim <= 0 || c->noise_dim > (1 << 20))
         return drift_error(DRIFT_EINVAL, "%s: noise_dim must be positive, got %d", k, c->noise_dim);
@@ -331,6 +376,12 @@ static int build_description(drift_model *m)
     if (c->kind == DRIFT_MODEL_CLASSIFIER) {
         OUT("classifier: %dx%dx%d image -> %d features -> %d classes", c->channels, c->height,
             c->width, m->feature_dim, c->n_classes);
+    } else if (c->kind == DRIFT_MODEL_ENCODER) {
+        const encoder_layout *L = &m->impl->u.enc;
+        OUT("encoder: %dx%dx%d image -> maps", c->channels, c->height, c->width);
+        for (int i = 0; i < L->n_maps; i++)
+            OUT("%s %s %dx%dx%d", i ? "," : "", L->maps[i].name, L->maps[i].c, L->maps[i].h, L->maps[i].w);
+        OUT(" (%d floats)", m->out_dim);
     } else {
         OUT("%s generator: noise %d -> ", drift_model_kind_name(c->kind), c->noise_dim);
         if (c->channels) OUT("%dx%dx%d image", c->channels, c->height, c->width);
@@ -374,6 +425,7 @@ int drift_model_create(const drift_model_config *cfg, int max_batch, drift_model
     switch (c.kind) {
     case DRIFT_MODEL_MLP: m->in_dim = c.noise_dim, st = mlp_build(m); break;
     case DRIFT_MODEL_CONV: m->in_dim = c.noise_dim, st = convgen_build(m); break;
+    case DRIFT_MODEL_ENCODER: m->in_dim = c.channels * c.height * c.width, st = encoder_build(m); break;
     default:
         m->in_dim = c.channels * c.height * c.width, m->feature_dim = c.widths[2];
         st = classifier_build(m);
@@ -479,11 +531,21 @@ int drift_model_forward(drift_model *m, const float *input, const int *labels,
     switch (c->kind) {
     case DRIFT_MODEL_MLP: mlp_forward(m, input, alpha, batch); break;
     case DRIFT_MODEL_CONV: convgen_forward(m, input, alpha, batch); break;
+    case DRIFT_MODEL_ENCODER: encoder_forward(m, input, batch, out); break; /* writes out itself */
     default: classifier_forward(m, input, batch);
     }
     m->batch = batch;
-    if (out) memcpy(out, A(m, output_act(m)), (size_t)batch * m->out_dim * sizeof(float));
+    if (out && c->kind != DRIFT_MODEL_ENCODER) memcpy(out, A(m, output_act(m)), (size_t)batch * m->out_dim * sizeof(float));
     return DRIFT_OK;
+}
+
+/* every layer's backward accumulates, so activation gradients start at zero */
+static void zero_act_grads(drift_model *m, int B)
+{
+    struct drift_model_impl *im = m->impl;
+    for (int i = 0; i < im->n_acts; i++)
+        if (im->act_needs_grad[i])
+            memset(im->dacts + im->act_list[i].off, 0, (size_t)B * im->act_list[i].per * sizeof(float));
 }
 
 int drift_model_backward(drift_model *m, const float *dout)
@@ -491,11 +553,11 @@ int drift_model_backward(drift_model *m, const float *dout)
     if (!m || !dout) return drift_error(DRIFT_EINVAL, "backward: null model or gradient");
     if (m->batch == 0) return drift_error(DRIFT_EINVAL, "backward: no forward pass to go back through");
     const int B = m->batch;
-    struct drift_model_impl *im = m->impl;
-    /* every layer's backward accumulates, so activation gradients start at zero */
-    for (int i = 0; i < im->n_acts; i++)
-        if (im->act_needs_grad[i])
-            memset(im->dacts + im->act_list[i].off, 0, (size_t)B * im->act_list[i].per * sizeof(float));
+    zero_act_grads(m, B);
+    if (m->cfg.kind == DRIFT_MODEL_ENCODER) {
+        encoder_backward(m, dout, B, NULL, 1);
+        return DRIFT_OK;
+    }
     memcpy(D(m, output_act(m)), dout, (size_t)B * m->out_dim * sizeof(float));
     switch (m->cfg.kind) {
     case DRIFT_MODEL_MLP: mlp_backward(m, B); break;
@@ -503,6 +565,35 @@ int drift_model_backward(drift_model *m, const float *dout)
     default: classifier_backward(m, B);
     }
     return DRIFT_OK;
+}
+
+int drift_model_backward_input_rows(drift_model *m, const float *dout, int rows, float *dinput)
+{
+    if (!m || !dout || !dinput) return drift_error(DRIFT_EINVAL, "backward_input: null argument");
+    if (m->cfg.kind != DRIFT_MODEL_ENCODER)
+        return drift_error(DRIFT_EINVAL, "backward_input: only the encoder has an input-gradient "
+                                         "pass (model is %s)", drift_model_kind_name(m->cfg.kind));
+    if (m->batch == 0) return drift_error(DRIFT_EINVAL, "backward_input: no forward pass to go back through");
+    if (rows < 1 || rows > m->batch)
+        return drift_error(DRIFT_EINVAL, "backward_input: rows %d outside 1..%d (the last forward's batch)",
+                           rows, m->batch);
+    zero_act_grads(m, rows); /* every layer is per sample: the first rows are a batch of their own */
+    encoder_backward(m, dout, rows, dinput, 0);
+    return DRIFT_OK;
+}
+
+int drift_model_backward_input(drift_model *m, const float *dout, float *dinput)
+{
+    return drift_model_backward_input_rows(m, dout, m ? m->batch : 0, dinput);
+}
+
+int drift_model_feature_maps(const drift_model *m, drift_feature_map *maps, int max_maps)
+{
+    if (!m) return drift_error(DRIFT_EINVAL, "feature_maps: no model");
+    if (m->cfg.kind != DRIFT_MODEL_ENCODER) return 0;
+    const encoder_layout *L = &m->impl->u.enc;
+    for (int i = 0; i < L->n_maps && i < max_maps && maps; i++) maps[i] = L->maps[i];
+    return L->n_maps;
 }
 
 int drift_model_features(drift_model *m, const float *images, int batch, float *feats,

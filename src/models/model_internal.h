@@ -70,6 +70,35 @@ typedef struct classifier_layout {
     int pool_h, pool_w;
 } classifier_layout;
 
+/* ---- encoder (encoder.c) ---- */
+typedef struct enc_norm {          /* a group norm: affine parameters, per-sample statistics */
+    int groups;
+    size_t g, b;                   /* params (C), (C) */
+    act mean, rstd;                /* (groups) per sample */
+} enc_norm;
+
+typedef struct enc_block {         /* ResNet basic block */
+    drift_conv2d_shape s1, s2, sp; /* conv a (may stride), conv b, 1×1 projection */
+    int proj;                      /* shape changes: the skip goes through sp + np */
+    act in;                        /* the block input (the previous tensor, not a copy) */
+    size_t w1, w2, wp;
+    enc_norm n1, n2, np;
+    act c1, g1, r1, c2, g2, cp, gp, out; /* out = ReLU(g2 + (proj ? gp : in)) */
+} enc_block;
+
+typedef struct encoder_layout {
+    drift_conv2d_shape s0;
+    size_t w0;
+    enc_norm n0;
+    act x, c0, g0, f0;             /* f0 = ReLU(GN(conv(x))): the map "conv1" */
+    int n_blocks;
+    enc_block blocks[DRIFT_MODEL_MAX_WIDTHS * DRIFT_MODEL_MAX_DEPTH];
+    enc_norm stage_norm[DRIFT_MODEL_MAX_WIDTHS];
+    int n_maps;                    /* 1 + stages */
+    act map_act[DRIFT_MODEL_MAX_WIDTHS];     /* f0, then each stage's normalized output */
+    drift_feature_map maps[DRIFT_MODEL_MAX_WIDTHS];
+} encoder_layout;
+
 struct drift_model_impl {
     float *acts, *dacts;
     int n_acts, cap_acts;
@@ -85,6 +114,7 @@ struct drift_model_impl {
         mlp_layout mlp;
         convgen_layout conv;
         classifier_layout clf;
+        encoder_layout enc;
     } u;
 };
 
@@ -119,5 +149,12 @@ int classifier_build(drift_model *m);
 void classifier_forward(drift_model *m, const float *input, int B);
 void classifier_backward(drift_model *m, int B);
 act classifier_output(const drift_model *m);
+
+/* The encoder has no output tensor of its own: forward gathers its maps straight into `out`
+ * (when not NULL), backward scatters dout into them. param_grads = 0 leaves m->grads alone
+ * (input gradient only); dinput (B, in_dim), may be NULL, is overwritten. */
+int encoder_build(drift_model *m);
+void encoder_forward(drift_model *m, const float *input, int B, float *out);
+void encoder_backward(drift_model *m, const float *dout, int B, float *dinput, int param_grads);
 
 #endif

@@ -206,6 +206,8 @@ static void direct_backward_one(float *dimg, float *dw, float *db, const float *
     float *dxw = gp + (size_t)s->OC * pad_out_floats(s); /* H × GW */
     for (int oc = 0; oc < s->OC; oc++) {
         const float *g = dout + (size_t)oc * OH * OW;
+        if (dimg) pad_plane(gp + (size_t)oc * pad_out_floats(s), g, OH, OW, Q, K);
+        if (!dw) continue; /* input gradient only */
         float sum = 0.0f;
         #pragma omp simd reduction(+ : sum)
         for (int i = 0; i < OH * OW; i++) sum += g[i];
@@ -215,12 +217,11 @@ static void direct_backward_one(float *dimg, float *dw, float *db, const float *
             memcpy(gwo + (size_t)oh * PW, g + (size_t)oh * OW, (size_t)OW * sizeof(float));
             for (int x = OW; x < PW; x++) gwo[(size_t)oh * PW + x] = 0.0f;
         }
-        if (dimg) pad_plane(gp + (size_t)oc * pad_out_floats(s), g, OH, OW, Q, K);
     }
     for (int c = 0; c < s->C; c++) {
         /* dW[oc, c, kh, kw] += Σ_i g_w[i] · x_pad[i + kh·PW + kw] */
-        pad_plane(pad, img + (size_t)c * s->H * s->W, s->H, s->W, P, K);
-        for (int oc = 0; oc < s->OC; oc++) {
+        if (dw) pad_plane(pad, img + (size_t)c * s->H * s->W, s->H, s->W, P, K);
+        for (int oc = 0; oc < s->OC && dw; oc++) {
             const float *g = gw + (size_t)oc * n;
             float *dwk = dw + (size_t)(oc * s->C + c) * K * K;
             for (int kh = 0; kh < K; kh++)
@@ -296,6 +297,46 @@ void drift_conv2d_forward(float *out, const float *inp, const float *weight, con
     }
 }
 
+/* dinp += the input gradient alone, for a layer whose parameters are frozen: per chunk of
+ * samples, columns = Wᵀ · dout (one GEMM), folded back by col2im. The direct path runs its
+ * per-sample loops with the weight-gradient part left out. */
+static void conv_backward_input(float *dinp, const float *dout, const float *weight, int B,
+                                const drift_conv2d_shape *s, float *work, size_t work_floats)
+{
+    const int OC = s->OC, G = s->group, ckk = s->C * s->K * s->K;
+    const size_t ohw = (size_t)s->OH * s->OW, in_sz = (size_t)s->C * s->H * s->W;
+    const size_t per = conv_thread_floats(s), acc = (size_t)OC * ckk + OC;
+    const int nt = conv_threads(s, work_floats);
+    if (s->direct) {
+        #pragma omp parallel for schedule(static) num_threads(nt)
+        for (int b = 0; b < B; b++) {
+            float *dw = work + (size_t)omp_get_thread_num() * per;
+            direct_backward_one(dinp + (size_t)b * in_sz, NULL, NULL, dout + (size_t)b * OC * ohw,
+                                NULL, weight, s, dw + acc);
+        }
+        return;
+    }
+    const int nchunks = (B + G - 1) / G;
+    #pragma omp parallel for schedule(static) num_threads(nt)
+    for (int chunk = 0; chunk < nchunks; chunk++) {
+        float *pad = work + (size_t)omp_get_thread_num() * per + acc;
+        float *col = pad + pad_in_floats(s), *blk = col + (size_t)ckk * G * ohw;
+        int b0 = chunk * G, g = B - b0 < G ? B - b0 : G;
+        size_t ld = (size_t)g * ohw;
+        const float *dblk = dout + (size_t)b0 * OC * ohw;
+        if (g > 1) {
+            for (int j = 0; j < g; j++)
+                for (int oc = 0; oc < OC; oc++)
+                    memcpy(blk + (size_t)oc * ld + j * ohw,
+                           dout + ((size_t)(b0 + j) * OC + oc) * ohw, ohw * sizeof(float));
+            dblk = blk;
+        }
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, (int)ld, OC, 1.0f, weight, ckk,
+                    dblk, (int)ld, 0.0f, col, (int)ld);
+        for (int j = 0; j < g; j++) col2im_add(dinp + (size_t)(b0 + j) * in_sz, col + j * ohw, ld, s, pad);
+    }
+}
+
 void drift_conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                            const float *inp, const float *weight, int B,
                            const drift_conv2d_shape *s, float *work, size_t work_floats)
@@ -305,6 +346,10 @@ void drift_conv2d_backward(float *dinp, float *dweight, float *dbias, const floa
     const size_t per = conv_thread_floats(s), nw = (size_t)OC * ckk, acc = nw + OC;
     const size_t cols = (size_t)G * ohw;
     const int nt = conv_threads(s, work_floats);
+    if (!dweight) { /* input gradient only (a frozen layer): no im2col, no weight GEMM */
+        if (dinp) conv_backward_input(dinp, dout, weight, B, s, work, work_floats);
+        return;
+    }
     /* zero every thread's accumulators up front: a thread given no work adds nothing */
     for (int t = 0; t < nt; t++) memset(work + (size_t)t * per, 0, acc * sizeof(float));
     if (s->direct) {

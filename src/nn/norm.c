@@ -67,7 +67,7 @@ void drift_groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const fl
                 sdy += dy[i];
                 sdyx += dy[i] * (x[i] - m) * rs;
             }
-            acc[ch] += sdyx, acc[C + ch] += sdy;
+            if (dgamma) acc[ch] += sdyx, acc[C + ch] += sdy;
             s_dxhat += gamma[ch] * sdy, s_dxhat_xhat += gamma[ch] * sdyx;
         }
         s_dxhat *= inv_n, s_dxhat_xhat *= inv_n;
@@ -84,8 +84,9 @@ void drift_groupnorm_backward(float *dinp, float *dgamma, float *dbeta, const fl
             }
         }
     }
-    for (int t = 0; t < nt; t++)
-        for (int ch = 0; ch < C; ch++) dgamma[ch] += part[t][ch], dbeta[ch] += part[t][C + ch];
+    if (dgamma)
+        for (int t = 0; t < nt; t++)
+            for (int ch = 0; ch < C; ch++) dgamma[ch] += part[t][ch], dbeta[ch] += part[t][C + ch];
 }
 
 void drift_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
