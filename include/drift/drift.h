@@ -14,6 +14,7 @@
 #include "drift/core.h"        /* allocation, clock, threads */
 #include "drift/rng.h"         /* counter-based random streams */
 #include "drift/blas.h"        /* which OpenBLAS kernel runs the GEMMs */
+#include "drift/comm.h"        /* ranks and sums for data-parallel training (MPI or serial) */
 
 #include "drift/npy.h"         /* NumPy .npy arrays */
 #include "drift/safetensors.h" /* safetensors files (checkpoints) */

@@ -139,6 +139,7 @@ typedef struct drift_step_info {
     double grad_norm;          /* before clipping */
     double lr;
     double seconds;            /* wall time of the step */
+    double comm_seconds;       /* of which in the ranks' sums (drift_trainer_set_comm; 0 alone) */
 } drift_step_info;
 
 /* Loads the data, builds the generator and optimizer. With resume_path, the state and the
@@ -167,6 +168,19 @@ const char *drift_trainer_last_checkpoint(const drift_trainer *t, int64_t *step)
  * drift_trainer_run checks between steps: when it is non-zero the run writes a checkpoint of the
  * steps done so far, closes its files and returns DRIFT_OK early (steps_done < steps). NULL: none. */
 void drift_trainer_set_stop_flag(drift_trainer *t, const volatile sig_atomic_t *flag);
+/* Data-parallel training (docs/SCALE.md): with a communicator of K ranks (drift/comm.h), each
+ * rank generates, computes the fields of and back-propagates its block of every step's class
+ * groups (rank r: groups [r·N_c/K, (r+1)·N_c/K)); dL/dx is normalized by the whole step's rows,
+ * and the parameter gradient is summed over ranks in one allreduce, so every rank takes the
+ * same AdamW step and K ranks train the same weights as one process (up to the order of the
+ * sums). The step's plan (classes, α, noise, positives) does not depend on K: a checkpoint
+ * resumes with any K. Every rank must create its trainer from the same configuration, set the
+ * comm before its first step and call drift_trainer_step / drift_trainer_run in lockstep. In
+ * drift_trainer_run only rank 0 writes files (checkpoints, metrics, grids, evaluations); a
+ * stop flag seen by any rank stops all of them after the same step. A rank whose step or run
+ * fails must end the others (drift_comm_abort): they would wait for it. NULL: serial (the default). */
+struct drift_comm;
+int drift_trainer_set_comm(drift_trainer *t, struct drift_comm *comm);
 /* Who hears about progress during drift_trainer_run (the library itself prints nothing):
  * called after every step with what it did, and with a one-line message (`note`, else NULL)
  * when something worth saying happened (an evaluation, a checkpoint, a sample grid, a

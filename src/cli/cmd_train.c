@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "drift/comm.h"
 #include "drift/core.h"
 #include "drift/train.h"
 #include "drift/progress.h"
@@ -29,7 +30,11 @@ static void usage(void)
            "class-conditional with guidance, with the released deng recipe (laplace kernel,\n"
            "tau 0.02,0.05,0.2 relative to the mean distance, feature and drift normalization);\n"
            "toy 2-D data trains Deng et al.'s toy MLP with tau 0.05. --preset quick finishes in about\n"
-           "five minutes on 2 cores.\n\noptions:\n");
+           "five minutes on 2 cores.\n\n"
+           "Under mpirun -np K (a build with MPI), the K processes split each step's class groups,\n"
+           "sum their gradients and train the same weights as one process; rank 0 writes the run\n"
+           "directory (docs/SCALE.md). --threads 0 then means the cores divided among the local ranks.\n\n"
+           "options:\n");
     printf("  %-24s %s\n", "--preset P", "default | quick");
     printf("  %-24s %s\n", "--resume [CKPT]", "continue from a checkpoint (default: OUT/checkpoint.safetensors)");
     printf("  %-24s %s\n", "--quiet", "no progress output");
@@ -53,6 +58,7 @@ typedef struct {
     drift_progress *bar;
     int quiet;
     int64_t start_step; /* the checkpoint's step after a resume, else 0 */
+    double step_s, comm_s; /* summed over this run's steps: the ranks' sums' share (MPI) */
 } reporter;
 
 /* The status line starts before the first step (so that step is timed) and counts from the
@@ -69,6 +75,10 @@ static int start_bar(reporter *r, int64_t total)
 static void report(void *ctx, const drift_step_info *info, int64_t total, const char *note)
 {
     reporter *r = ctx;
+    if (!note) {
+        r->step_s += info->seconds;
+        r->comm_s += info->comm_seconds;
+    }
     if (r->quiet) return;
     if (!r->bar && start_bar(r, total)) return;
     if (note) {
@@ -80,6 +90,9 @@ static void report(void *ctx, const drift_step_info *info, int64_t total, const 
              info->stats.v_rms, info->stats.diversity, info->grad_norm);
     drift_progress_update(r->bar, info->step, extra);
 }
+
+/* Class groups per step as the trainer forms them (at most classes-per-step). */
+static int run_cfg_groups(const drift_train_config *c) { return c->classes_per_step; }
 
 /* The options a resumed run may change (the rest of its configuration is the checkpoint's). */
 static int resumable_option(const char *key)
@@ -167,10 +180,27 @@ int cmd_train(int argc, char **argv)
         else snprintf(cfg.out, sizeof cfg.out, ".");
     }
     if (!resume && drift_train_config_check(&cfg)) return cli_fail("train", "invalid options");
+    /* MPI only when started by mpirun (or another launcher); a plain run stays serial */
+    drift_comm *comm = NULL;
+    if (drift_comm_init(DRIFT_COMM_AUTO, &comm)) return cli_fail("train", "cannot start");
+    const int rank = drift_comm_rank(comm), n_ranks = drift_comm_size(comm);
+    if (rank > 0) quiet = 1; /* rank 0 speaks for the run; the others only report their errors */
     drift_trainer *t = NULL;
-    if (drift_trainer_create(&cfg, resume, &t)) return cli_fail("train", "cannot start");
+    if (drift_trainer_create(&cfg, resume, &t)) {
+        if (n_ranks == 1) return cli_fail("train", "cannot start");
+        fprintf(stderr, "drift train: rank %d of %d: cannot start: %s\n", rank, n_ranks, drift_last_error());
+        drift_comm_abort(comm, 1); /* the other ranks must not wait for this one */
+    }
+    drift_trainer_set_comm(t, comm);
+    if (n_ranks > 1 && drift_trainer_config(t)->threads == 0) {
+        /* all cores: shared among this node's ranks (omp_get_num_procs sees a rank's binding) */
+        const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+        int per_node = local && atoi(local) > 0 ? atoi(local) : 1;
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        drift_set_threads(cores / per_node > 1 ? (int)(cores / per_node) : 1);
+    }
     const int64_t start_step = drift_trainer_steps_done(t); /* > 0 after a resume */
-    reporter rep = {NULL, quiet, start_step};
+    reporter rep = {NULL, quiet, start_step, 0, 0};
     if (!quiet) {
         const drift_train_config *run_cfg = drift_trainer_config(t); /* after a resume: the checkpoint's */
         fprintf(stderr, "drift train: %s, %s generator with %zu parameters, %s/%s field, run directory %s\n",
@@ -179,6 +209,10 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "%s", drift_trainer_model_description(t));
         cli_blas_banner(stderr);
         if (resume) fprintf(stderr, "resuming from %s at step %lld\n", resume, (long long)drift_trainer_steps_done(t));
+        if (n_ranks > 1)
+            fprintf(stderr, "data-parallel over %d MPI ranks: each step's class groups split among them, %d thread%s each%s\n",
+                    n_ranks, drift_get_threads(), drift_get_threads() == 1 ? "" : "s",
+                    n_ranks > run_cfg_groups(drift_trainer_config(t)) ? " (more ranks than class groups: some are idle)" : "");
     }
     drift_trainer_set_reporter(t, report, &rep);
     if (!quiet) start_bar(&rep, drift_trainer_config(t)->steps);
@@ -201,6 +235,11 @@ int cmd_train(int argc, char **argv)
     int64_t ck_step = 0;
     const char *ck = drift_trainer_last_checkpoint(t, &ck_step);
     if (ck && access(ck, R_OK)) ck = NULL; /* removed meanwhile: say nothing about it */
+    if (st && rank > 0) {
+        fprintf(stderr, "drift train: rank %d of %d stopped: %s\n", rank, n_ranks, drift_last_error());
+        sleep(1); /* let rank 0 name the last checkpoint before the abort ends it */
+        drift_comm_abort(comm, 1);
+    }
     if (st) {
         rc = cli_fail("train", "stopped");
         /* only a checkpoint this run wrote or resumed from, and only if it is there */
@@ -212,11 +251,16 @@ int cmd_train(int argc, char **argv)
                             "checkpoint)\n", (long long)drift_trainer_steps_done(t));
     } else if (stop_signal) {
         rc = 128 + (int)stop_signal; /* 130 for SIGINT, 143 for SIGTERM, as a shell reports a killed job */
-        fprintf(stderr, "drift train: stopped by %s at step %lld; checkpoint %s; continue with drift train --resume %s\n",
-                stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)drift_trainer_steps_done(t), ck ? ck : "(none)",
-                ck ? ck : "(none)");
+        if (rank == 0)
+            fprintf(stderr, "drift train: stopped by %s at step %lld; checkpoint %s; continue with drift train --resume %s\n",
+                    stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)drift_trainer_steps_done(t), ck ? ck : "(none)",
+                    ck ? ck : "(none)");
     } else if (!quiet) {
         const long long end = (long long)drift_trainer_steps_done(t);
+        if (n_ranks > 1 && rep.step_s > 0)
+            fprintf(stderr, "drift train: %d ranks; summing over them took %.1f %% of the step time (%.2f ms a step)\n",
+                    n_ranks, 100.0 * rep.comm_s / rep.step_s,
+                    1e3 * rep.comm_s / (double)(end - start_step > 0 ? end - start_step : 1));
         if (start_step > 0)
             fprintf(stderr, "drift train: done, %lld steps in this run (from step %lld to %lld); samples, plots "
                             "and metrics in %s\n", end - (long long)start_step, (long long)start_step, end, cfg.out);
@@ -224,5 +268,8 @@ int cmd_train(int argc, char **argv)
             fprintf(stderr, "drift train: done, %lld steps; samples, plots and metrics in %s\n", end, cfg.out);
     }
     drift_trainer_free(t);
+    /* a failed rank ends every rank: one waiting in a sum would hang */
+    if (st && n_ranks > 1) drift_comm_abort(comm, rc);
+    drift_comm_finalize(comm);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include "drift/core.h"
 #include "drift/error.h"
 #include "drift/train.h"
+#include "train/loss_internal.h"
 
 int drift_objective_parse(const char *s, drift_objective *out)
 {
@@ -63,21 +64,25 @@ static double spread(const float *x, int64_t n, int64_t d, double close, int64_t
     return pairs ? sum / (double)pairs : 0.0;
 }
 
-int drift_drift_loss(const drift_field_config *field, drift_objective obj, const float *x, int64_t d,
-                     const drift_class_group *groups, int n_groups, float *grad, drift_loss_stats *stats)
+/* The groups' share of a step (loss_internal.h): the whole step has step_rows generated rows in
+ * step_groups groups, which normalize dL/dx and the per-group means; sums[] gets this share's
+ * additive statistics (summed over ranks, then drift_loss_finish). */
+int drift_loss_partial(const drift_field_config *field, drift_objective obj, const float *x, int64_t d,
+                       const drift_class_group *groups, int n_groups, int64_t step_rows, int step_groups,
+                       float *grad, double *sums)
 {
-    if (!field || !x || !groups || !grad || !stats || n_groups < 1 || d < 1)
+    if (!field || !x || !groups || !grad || !sums || n_groups < 1 || d < 1 || step_rows < 1 || step_groups < n_groups)
         return drift_error(DRIFT_EINVAL, "drift loss: missing arguments");
     if (obj == DRIFT_OBJECTIVE_POTENTIAL && !drift_family_is_conservative(field->family))
         return drift_error(DRIFT_EINVAL,
                            "the potential objective needs a conservative field (sharp, kdegrad or mmd), not %s",
                            drift_family_name(field->family));
-    memset(stats, 0, sizeof *stats);
-    int64_t total = 0, max_rows = 0;
+    memset(sums, 0, LOSS_SUM_N * sizeof *sums);
+    const int64_t total = step_rows;
+    int64_t max_rows = 0;
     for (int g = 0; g < n_groups; g++) {
         if (groups[g].n_gen < 1 || groups[g].n_pos < 1 || !groups[g].pos)
             return drift_error(DRIFT_EINVAL, "class group %d has no generated rows or no positives", g);
-        total += groups[g].n_gen;
         if (groups[g].n_gen > max_rows) max_rows = groups[g].n_gen;
     }
     float *v = drift_alloc((size_t)(max_rows * d), sizeof(float));
@@ -92,7 +97,8 @@ int drift_drift_loss(const drift_field_config *field, drift_objective obj, const
         return DRIFT_ENOMEM;
     }
     int st = DRIFT_OK;
-    double loss = 0, vsq = 0, gen_spread = 0, pos_spread = 0, dups = 0;
+    double loss = 0, vsq = 0, gen_spread = 0, pos_spread = 0, dups = 0, scale = 0;
+    const int ng_step = step_groups;
     int64_t off = 0;
     for (int g = 0; g < n_groups && st == DRIFT_OK; g++) {
         const drift_class_group *G = &groups[g];
@@ -126,28 +132,57 @@ int drift_drift_loss(const drift_field_config *field, drift_objective obj, const
         /* raw field size (before drift normalization) from the per-temperature norms */
         double raw = 0;
         for (int t = 0; t < field->n_tau; t++) {
-            stats->tau_rms[t] += r.tau_rms[t] / n_groups;
+            sums[LOSS_SUM_TAU + t] += r.tau_rms[t] / ng_step;
             raw += r.tau_rms[t] * r.tau_rms[t];
         }
         vsq += field->drift_norm ? raw * (double)G->n_gen : gsq / (double)d;
-        stats->feature_scale += s / n_groups;
+        scale += s / ng_step;
         double ps = spread(G->pos, G->n_pos, d, 0, NULL);
         int64_t nd = 0;
-        gen_spread += spread(xg, G->n_gen, d, 0.01 * ps, &nd) / n_groups;
-        pos_spread += ps / n_groups;
+        gen_spread += spread(xg, G->n_gen, d, 0.01 * ps, &nd) / ng_step;
+        pos_spread += ps / ng_step;
         dups += (double)nd;
         off += G->n_gen;
     }
-    if (st == DRIFT_OK) {
-        stats->loss = loss / (double)total;
-        stats->v_rms = sqrt(vsq / (double)total);
-        stats->gen_spread = gen_spread;
-        stats->pos_spread = pos_spread;
-        stats->diversity = pos_spread > 0 ? gen_spread / pos_spread : 0;
-        stats->dup_frac = dups / (double)total;
-        if (!isfinite(stats->loss) || !drift_all_finite_f32(grad, (size_t)(total * d)))
-            st = drift_error(DRIFT_ENUMERIC, "the loss or its gradient is not finite");
-    }
+    sums[LOSS_SUM_LOSS] = loss;
+    sums[LOSS_SUM_VSQ] = vsq;
+    sums[LOSS_SUM_DUPS] = dups;
+    sums[LOSS_SUM_SCALE] = scale;
+    sums[LOSS_SUM_GEN] = gen_spread;
+    sums[LOSS_SUM_POS] = pos_spread;
+    sums[LOSS_SUM_ROWS] = (double)off;
     drift_free(v); drift_free(phi); drift_free(uw);
     return st;
+}
+
+void drift_loss_finish(const double *sums, int n_tau, int64_t step_rows, drift_loss_stats *stats)
+{
+    memset(stats, 0, sizeof *stats);
+    const double total = (double)step_rows;
+    for (int t = 0; t < n_tau && t < DRIFT_MAX_TAU; t++) stats->tau_rms[t] = sums[LOSS_SUM_TAU + t];
+    stats->feature_scale = sums[LOSS_SUM_SCALE];
+    stats->loss = sums[LOSS_SUM_LOSS] / total;
+    stats->v_rms = sqrt(sums[LOSS_SUM_VSQ] / total);
+    stats->gen_spread = sums[LOSS_SUM_GEN];
+    stats->pos_spread = sums[LOSS_SUM_POS];
+    stats->diversity = stats->pos_spread > 0 ? stats->gen_spread / stats->pos_spread : 0;
+    stats->dup_frac = sums[LOSS_SUM_DUPS] / total;
+}
+
+int drift_drift_loss(const drift_field_config *field, drift_objective obj, const float *x, int64_t d,
+                     const drift_class_group *groups, int n_groups, float *grad, drift_loss_stats *stats)
+{
+    if (!field || !x || !groups || !grad || !stats || n_groups < 1 || d < 1)
+        return drift_error(DRIFT_EINVAL, "drift loss: missing arguments");
+    memset(stats, 0, sizeof *stats);
+    int64_t total = 0;
+    for (int g = 0; g < n_groups; g++) total += groups[g].n_gen > 0 ? groups[g].n_gen : 0;
+    if (total < 1) return drift_error(DRIFT_EINVAL, "class group 0 has no generated rows or no positives");
+    double sums[LOSS_SUM_N];
+    int st = drift_loss_partial(field, obj, x, d, groups, n_groups, total, n_groups, grad, sums);
+    if (st) return st;
+    drift_loss_finish(sums, field->n_tau, total, stats);
+    if (!isfinite(stats->loss) || !drift_all_finite_f32(grad, (size_t)(total * d)))
+        return drift_error(DRIFT_ENUMERIC, "the loss or its gradient is not finite");
+    return DRIFT_OK;
 }

@@ -390,9 +390,19 @@ static int open_metrics(const char *path, int flags, FILE **f)
     return DRIFT_OK;
 }
 
+/* A stop request: this process's flag alone; with several ranks, any rank's flag as summed in
+ * the last step (every rank then stops after the same step). */
+static int stop_requested(const drift_trainer *t)
+{
+    if (drift_comm_size(t->comm) > 1) return t->stop_all;
+    return t->stop && *t->stop;
+}
+
 int drift_trainer_run(drift_trainer *t)
 {
     const drift_train_config *cfg = &t->cfg;
+    /* with several ranks, rank 0 alone writes the run directory (docs/SCALE.md) */
+    const int writer = drift_comm_rank(t->comm) == 0;
     char path[1100], ckpt[1100], tmp[1100];
     snprintf(path, sizeof path, "%s/metrics.jsonl", cfg->out);
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", cfg->out);
@@ -401,11 +411,11 @@ int drift_trainer_run(drift_trainer *t)
                                          "train (give --steps above %lld)", (long long)t->step,
                            (long long)cfg->steps, (long long)t->step);
     /* one run per directory: a second would tear metrics.jsonl lines and mix the files */
-    int lock_fd;
-    int st = drift_dir_lock(cfg->out, "drift train", &lock_fd);
+    int lock_fd = -1;
+    int st = writer ? drift_dir_lock(cfg->out, "drift train", &lock_fd) : DRIFT_OK;
     if (st) return st;
-    st = t->step > 0 ? keep_metrics_until(path, t->step) : DRIFT_OK;
-    if (!st) st = open_metrics(path, t->step > 0 ? O_APPEND : O_TRUNC, &t->metrics);
+    st = t->step > 0 && writer ? keep_metrics_until(path, t->step) : DRIFT_OK;
+    if (!st && writer) st = open_metrics(path, t->step > 0 ? O_APPEND : O_TRUNC, &t->metrics);
     if (st) {
         drift_dir_unlock(lock_fd);
         return st;
@@ -417,7 +427,8 @@ int drift_trainer_run(drift_trainer *t)
     memset(&info, 0, sizeof info);
     char eval_note[512];
     while (t->step < cfg->steps) {
-        if (t->stop && *t->stop) { /* SIGINT/SIGTERM (the caller's flag): keep what was done */
+        if (stop_requested(t)) { /* SIGINT/SIGTERM (the caller's flag): keep what was done */
+            if (!writer) break;
             int64_t at = -1;
             const char *last_ck = drift_trainer_last_checkpoint(t, &at);
             if (!(last_ck && at == t->step && !strcmp(last_ck, ckpt)) && (st = drift_trainer_save(t, ckpt))) break;
@@ -432,6 +443,7 @@ int drift_trainer_run(drift_trainer *t)
         const int do_eval = cfg->eval_every >= 0 &&
                             ((cfg->eval_every > 0 && t->step % cfg->eval_every == 0) || last);
         if (t->report) t->report(t->report_ctx, &info, cfg->steps, NULL);
+        if (!writer) continue;
         /* the checkpoint first: a failing metrics line, evaluation, sample grid or plot (a full
          * disk) must not cost the state of this step */
         if ((cfg->ckpt_every > 0 && t->step % cfg->ckpt_every == 0) || last) {
@@ -463,8 +475,8 @@ int drift_trainer_run(drift_trainer *t)
         }
     }
     if (st == DRIFT_OK && t->n_hist) st = write_plots(t);
-    fclose(t->metrics);
+    if (t->metrics) fclose(t->metrics);
     t->metrics = NULL;
-    drift_dir_unlock(lock_fd);
+    if (lock_fd >= 0) drift_dir_unlock(lock_fd);
     return st;
 }

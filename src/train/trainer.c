@@ -26,6 +26,7 @@
 #include "drift/optim.h"
 #include "drift/rng.h"
 #include "drift/train.h"
+#include "train/loss_internal.h"
 #include "train/trainer_internal.h"
 
 enum { STREAM_CLASSES = 1, STREAM_ALPHA = 2, STREAM_NOISE = 3, STREAM_UNC = 4, STREAM_POS = 16 };
@@ -221,6 +222,7 @@ int drift_trainer_create(const drift_train_config *cfg_in, const char *resume_pa
         goto fail;
     }
     if ((st = mkdir_p(cfg->out))) goto fail;
+    drift_trainer_set_comm(t, NULL);
     drift_checkpoint_free(&ck);
     *out = t;
     return DRIFT_OK;
@@ -248,14 +250,28 @@ static void pick_groups(drift_trainer *t, int64_t step)
         t->group_alpha[g] = cfg->alpha_max > 1.0 ? drift_guidance_sample_alpha(drift_rng_uniform(&r), cfg->alpha_max) : 1.0;
 }
 
+int drift_trainer_set_comm(drift_trainer *t, drift_comm *comm)
+{
+    t->comm = comm ? comm : drift_comm_serial();
+    const int64_t k = drift_comm_size(t->comm), r = drift_comm_rank(t->comm);
+    /* contiguous blocks of groups: with N_c < K some ranks have none (they still sum) */
+    t->g0 = (int)(t->n_groups * r / k);
+    t->g1 = (int)(t->n_groups * (r + 1) / k);
+    return DRIFT_OK;
+}
+
 int drift_trainer_step(drift_trainer *t, drift_step_info *info)
 {
     const drift_train_config *cfg = &t->cfg;
     const int64_t step = t->step, D = t->dim, B = t->batch, ng = t->n_groups;
-    double t0 = drift_now();
+    /* this rank's share: groups [g0, g1), generated rows [r0, r0 + nloc) (all of them alone) */
+    const int64_t g0 = t->g0, g1 = t->g1, r0 = g0 * cfg->n_neg, nloc = (g1 - g0) * cfg->n_neg;
+    double t0 = drift_now(), comm0 = drift_comm_seconds(t->comm);
     int st;
     pick_groups(t, step);
     drift_rng r;
+    /* the whole step's noise on every rank (one sequential stream), each using its rows: the
+     * noise of a row does not depend on the number of ranks */
     drift_rng_init(&r, cfg->seed, DRIFT_STREAM(step, STREAM_NOISE));
     drift_rng_fill_normal(&r, t->noise, (size_t)(B * cfg->noise_dim), 0.f, 1.f);
     for (int64_t g = 0; g < ng; g++)
@@ -263,12 +279,13 @@ int drift_trainer_step(drift_trainer *t, drift_step_info *info)
             t->labels[g * cfg->n_neg + i] = cfg->conditional ? t->group_class[g] : 0;
             t->alpha[g * cfg->n_neg + i] = (float)t->group_alpha[g];
         }
-    if ((st = drift_model_forward(t->model, t->noise, cfg->conditional ? t->labels : NULL,
-                                  t->model->cfg.use_alpha ? t->alpha : NULL, (int)B, t->x)))
+    if (nloc > 0 && (st = drift_model_forward(t->model, t->noise + r0 * cfg->noise_dim,
+                                              cfg->conditional ? t->labels + r0 : NULL,
+                                              t->model->cfg.use_alpha ? t->alpha + r0 : NULL, (int)nloc, t->x + r0 * D)))
         return drift_error_context(st, "generator forward at step %lld", (long long)step);
 
-    /* positives and guidance negatives of each group */
-    for (int64_t g = 0; g < ng; g++) {
+    /* positives and guidance negatives of each group (of this rank) */
+    for (int64_t g = g0; g < g1; g++) {
         const int c = t->group_class[g];
         drift_rng_init(&r, cfg->seed, DRIFT_STREAM(step, STREAM_POS + g));
         st = c >= 0 ? drift_class_sample(&t->classes, c, cfg->n_pos, &r, t->idx)
@@ -295,12 +312,25 @@ int drift_trainer_step(drift_trainer *t, drift_step_info *info)
     }
     drift_step_info local;
     memset(&local, 0, sizeof local);
-    if ((st = drift_drift_loss(&cfg->field, cfg->objective, t->x, D, t->groups, (int)ng, t->grad, &local.stats)))
+    /* the loss of this rank's groups, normalized by the whole step's rows; its statistics, a
+     * non-finite flag and the stop flags summed over ranks, so every rank decides alike */
+    double sums[LOSS_SUM_N + 2] = {0};
+    if (nloc > 0 && (st = drift_loss_partial(&cfg->field, cfg->objective, t->x + r0 * D, D, t->groups + g0,
+                                             (int)(g1 - g0), B, (int)ng, t->grad + r0 * D, sums)))
         return drift_error_context(st, "step %lld", (long long)step);
+    sums[LOSS_SUM_N] = nloc > 0 && !drift_all_finite_f32(t->grad + r0 * D, (size_t)(nloc * D));
+    sums[LOSS_SUM_N + 1] = t->stop && *t->stop;
+    if ((st = drift_comm_allreduce_sum_f64(t->comm, sums, LOSS_SUM_N + 2))) return st;
+    drift_loss_finish(sums, cfg->field.n_tau, B, &local.stats);
+    t->stop_all = sums[LOSS_SUM_N + 1] > 0;
+    if (!isfinite(local.stats.loss) || sums[LOSS_SUM_N] > 0)
+        return drift_error(DRIFT_ENUMERIC, "step %lld: the loss or its gradient is not finite", (long long)step);
 
     drift_model_zero_grad(t->model);
-    if ((st = drift_model_backward(t->model, t->grad))) return st;
+    if (nloc > 0 && (st = drift_model_backward(t->model, t->grad + r0 * D))) return st;
     const size_t np = t->model->n_params;
+    /* one sum of the flat gradient buffer over ranks (a no-op alone) */
+    if ((st = drift_comm_allreduce_sum_f32(t->comm, t->model->grads, np))) return st;
     if ((st = drift_clip_grad_norm(t->model->grads, np, (float)cfg->grad_clip, &local.grad_norm)))
         return drift_error_context(st, "step %lld: the gradient is not finite", (long long)step);
     local.lr = drift_lr_at(&t->sched, step);
@@ -322,6 +352,7 @@ int drift_trainer_step(drift_trainer *t, drift_step_info *info)
     t->step++;
     local.step = t->step;
     local.seconds = drift_now() - t0;
+    local.comm_seconds = drift_comm_seconds(t->comm) - comm0;
     if (info) *info = local;
     return DRIFT_OK;
 }

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "drift/comm.h"
 #include "drift/data.h"
 #include "drift/models.h"
 #include "drift/optim.h"
@@ -33,6 +34,10 @@ struct drift_trainer {
     char last_ckpt[1100];
     int64_t last_ckpt_step;
     const volatile sig_atomic_t *stop; /* non-zero: stop between steps (drift_trainer_set_stop_flag) */
+    /* data parallelism (drift_trainer_set_comm, docs/SCALE.md): this rank's class groups
+     * [g0, g1) of every step; stop_all: some rank's stop flag was set at the last step */
+    drift_comm *comm;
+    int g0, g1, stop_all;
     int *labels, *group_class, *all_rows;
     double *group_alpha;
     int64_t *idx;
