@@ -19,6 +19,15 @@
  *               (widths[1]) → ReLU → flatten → linear (widths[2]) → ReLU = the features →
  *               linear → n_classes logits. Used by the evaluation (accuracy, FID-like
  *               statistics on its features); train it with softmax cross-entropy (drift/nn.h).
+ *   dit         for images, a small diffusion-transformer-style generator (docs/TRAINING.md):
+ *               noise (an image of C·H·W values, then `style` values) → patchify (patch ×
+ *               patch) → linear to widths[0] → `tokens` learnable in-context tokens (plus c)
+ *               prepended → depth × block [adaLN(RMSNorm) → multi-head self-attention with
+ *               QK-norm and 2-D RoPE → gated residual; adaLN → SwiGLU MLP (hidden widths[1])
+ *               → gated residual], adaLN-zero modulation from c → final adaLN → linear →
+ *               unpatchify → tanh. The style values pick `style` rows of a style_vocab-row
+ *               codebook (index floor(V·Φ(u)), Φ the normal CDF), summed into c.
+ *               noise_dim = C·H·W + style and cond_dim = widths[0] are derived.
  *   encoder     a frozen feature network for feature-space drifting (a small ResNet, as the
  *               authors' MAE encoder): conv 3×3 (widths[0]) → group norm → ReLU = the map
  *               "conv1"; then per stage l ≥ 1 (stride 2): depth × basic block [conv 3×3 → GN →
@@ -53,6 +62,7 @@ typedef enum {
     DRIFT_MODEL_MLP = 0,
     DRIFT_MODEL_CONV = 1,
     DRIFT_MODEL_CLASSIFIER = 2,
+    DRIFT_MODEL_DIT = 3,
     DRIFT_MODEL_ENCODER = 4,
 } drift_model_kind;
 
@@ -79,6 +89,12 @@ typedef struct drift_model_config {
     int cond_dim;      /* conv: conditioning vector size; mlp: always widths[0] */
     int alpha_freqs;   /* sinusoidal frequencies of log α (features = 2 × this) */
     int out_tanh;      /* generators: squash outputs into (−1, 1) */
+    /* dit only (0 for the other kinds); widths = {hidden, SwiGLU hidden}, depth = blocks */
+    int patch;         /* patch size (divides height and width) */
+    int heads;         /* attention heads: widths[0] / heads is the head size, a multiple of 4 */
+    int tokens;        /* learnable in-context tokens */
+    int style;         /* style indices per sample (the last `style` noise values) */
+    int style_vocab;   /* rows of the style codebook */
 } drift_model_config;
 
 /* Defaults for a kind: mlp = the toy 2-D generator (32→256→256→256→2, SiLU, no tanh);
@@ -86,6 +102,11 @@ typedef struct drift_model_config {
  * classifier = 28×28×1, widths {32, 64, 128}, 10 classes;
  * encoder = 28×28×1, widths {16, 32, 64}, depth 1, 8 groups. Returns DRIFT_EINVAL on a bad kind. */
 int drift_model_config_default(drift_model_kind kind, drift_model_config *cfg);
+/* The DiT sizes: "dit-t" (widths {128, 352}, depth 4, 4 heads: about 1.3 M parameters) and
+ * "dit-s" (widths {256, 688}, depth 6, 4 heads: about 7.3 M); both 28×28×1, patch 4,
+ * 4 in-context tokens, 32 style indices into 64 rows, tanh. "dit" is dit-t. DRIFT_EINVAL
+ * naming the sizes otherwise. (The dit kind's default is dit-t.) */
+int drift_model_config_dit(const char *size, drift_model_config *cfg);
 const char *drift_model_kind_name(drift_model_kind kind); /* "mlp", "conv", "classifier", "encoder" */
 int drift_model_kind_parse(const char *name, drift_model_kind *kind);
 

@@ -15,7 +15,8 @@
 
 static const char *const kind_names[] = {
     [DRIFT_MODEL_MLP] = "mlp", [DRIFT_MODEL_CONV] = "conv",
-    [DRIFT_MODEL_CLASSIFIER] = "classifier", [DRIFT_MODEL_ENCODER] = "encoder"};
+    [DRIFT_MODEL_CLASSIFIER] = "classifier", [DRIFT_MODEL_DIT] = "dit",
+    [DRIFT_MODEL_ENCODER] = "encoder"};
 #define N_KIND_NAMES ((int)(sizeof kind_names / sizeof *kind_names))
 
 const char *drift_model_kind_name(drift_model_kind kind)
@@ -59,6 +60,8 @@ int drift_model_config_default(drift_model_kind kind, drift_model_config *cfg)
         cfg->n_widths = 3, cfg->widths[0] = 32, cfg->widths[1] = 64, cfg->widths[2] = 128;
         cfg->n_classes = 10;
         return DRIFT_OK;
+    case DRIFT_MODEL_DIT:
+        return drift_model_config_dit("dit-t", cfg);
     case DRIFT_MODEL_ENCODER: /* ≈ 12 MFLOP per 28×28 image (docs/FEATURES.md) */
         cfg->channels = 1, cfg->height = cfg->width = 28;
         cfg->n_widths = 3, cfg->widths[0] = 16, cfg->widths[1] = 32, cfg->widths[2] = 64;
@@ -96,6 +99,63 @@ static int encoder_config_check(drift_model_config *c)
         return drift_error(DRIFT_EINVAL, "encoder: out_dim %d does not match the maps' %lld floats",
                            c->out_dim, total);
     c->noise_dim = 0, c->cond_dim = 0, c->out_dim = (int)total;
+    return DRIFT_OK;
+}
+
+int drift_model_config_dit(const char *size, drift_model_config *cfg)
+{
+    int small = size && (!strcmp(size, "dit-s"));
+    if (!size || (!small && strcmp(size, "dit-t") && strcmp(size, "dit")))
+        return drift_error(DRIFT_EINVAL, "unknown DiT size '%s' (valid: dit-t, dit-s; dit = dit-t)",
+                           size ? size : "(null)");
+    memset(cfg, 0, sizeof *cfg);
+    cfg->kind = DRIFT_MODEL_DIT;
+    cfg->alpha_freqs = 8;
+    cfg->channels = 1, cfg->height = cfg->width = 28, cfg->out_tanh = 1;
+    cfg->n_widths = 2;
+    cfg->widths[0] = small ? 256 : 128;
+    cfg->widths[1] = small ? 688 : 352; /* ≈ 8/3 · hidden (SwiGLU at the parameters of a 4× MLP) */
+    cfg->depth = small ? 6 : 4;
+    cfg->heads = 4, cfg->patch = 4, cfg->tokens = 4, cfg->style = 32, cfg->style_vocab = 64;
+    return DRIFT_OK;
+}
+
+/* The DiT: an image, widths = {hidden, SwiGLU hidden}; noise_dim and cond_dim are derived
+ * (0 or the derived value is accepted, anything else is an error). */
+static int dit_config_check(drift_model_config *c)
+{
+    long long chw = (long long)c->channels * c->height * c->width;
+    if (c->channels <= 0) return drift_error(DRIFT_EINVAL, "dit: image shape required");
+    if (c->n_widths != 2)
+        return drift_error(DRIFT_EINVAL, "dit: needs 2 widths (hidden, SwiGLU hidden), got %d", c->n_widths);
+    if (c->depth < 1 || c->depth > DIT_MAX_BLOCKS)
+        return drift_error(DRIFT_EINVAL, "dit: depth must be 1..%d blocks, got %d", DIT_MAX_BLOCKS, c->depth);
+    if (c->patch < 1 || c->height % c->patch || c->width % c->patch)
+        return drift_error(DRIFT_EINVAL, "dit: patch %d must divide the image %dx%d", c->patch,
+                           c->height, c->width);
+    if (c->heads < 1 || c->widths[0] % c->heads || (c->widths[0] / c->heads) % 4)
+        return drift_error(DRIFT_EINVAL, "dit: %d heads must divide width %d into head sizes that are multiples of 4",
+                           c->heads, c->widths[0]);
+    if (c->tokens < 0 || c->tokens > 256)
+        return drift_error(DRIFT_EINVAL, "dit: tokens must be 0..256, got %d", c->tokens);
+    long long S = c->tokens + (long long)(c->height / c->patch) * (c->width / c->patch);
+    if (S > 4096) return drift_error(DRIFT_EINVAL, "dit: %lld tokens (more than 4096): use a larger patch", S);
+    if (c->style < 0 || c->style > 1024 || (c->style && (c->style_vocab < 1 || c->style_vocab > (1 << 16))))
+        return drift_error(DRIFT_EINVAL, "dit: style must be 0..1024 with style_vocab 1..65536, got %d and %d",
+                           c->style, c->style_vocab);
+    if (c->use_alpha && (c->alpha_freqs < 1 || c->alpha_freqs > 256))
+        return drift_error(DRIFT_EINVAL, "dit: alpha_freqs must be 1..256, got %d", c->alpha_freqs);
+    if (c->out_tanh != 0 && c->out_tanh != 1) return drift_error(DRIFT_EINVAL, "dit: out_tanh must be 0 or 1");
+    if (chw + c->style > (1 << 20)) return drift_error(DRIFT_EINVAL, "dit: image too large");
+    const int nd = (int)chw + c->style;
+    if (c->noise_dim != 0 && c->noise_dim != nd)
+        return drift_error(DRIFT_EINVAL, "dit: noise_dim is C·H·W + style = %d, got %d", nd, c->noise_dim);
+    if (c->cond_dim != 0 && c->cond_dim != c->widths[0])
+        return drift_error(DRIFT_EINVAL, "dit: cond_dim is the width %d, got %d", c->widths[0], c->cond_dim);
+    if (c->out_dim != 0 && c->out_dim != chw)
+        return drift_error(DRIFT_EINVAL, "dit: out_dim %d does not match the image %dx%dx%d",
+                           c->out_dim, c->channels, c->height, c->width);
+    c->noise_dim = nd, c->cond_dim = c->widths[0], c->out_dim = (int)chw, c->groups = 0;
     return DRIFT_OK;
 }
 
@@ -138,6 +198,7 @@ static int config_check(drift_model_config *c)
         return DRIFT_OK;
     }
     if (c->kind == DRIFT_MODEL_ENCODER) return encoder_config_check(c);
+    if (c->kind == DRIFT_MODEL_DIT) return dit_config_check(c);
 
     if (c->noise_dim <= 0 || c->noise_dim > (1 << 20))
         return drift_error(DRIFT_EINVAL, "%s: noise_dim must be positive, got %d", k, c->noise_dim);
@@ -195,6 +256,9 @@ int drift_model_config_format(const drift_model_config *c, char *buf, size_t siz
                      drift_model_kind_name(c->kind), c->noise_dim, c->out_dim, c->channels,
                      c->height, c->width, widths, c->depth, c->groups, c->n_classes, c->use_alpha,
                      c->cond_dim, c->alpha_freqs, c->out_tanh);
+    if (n >= 0 && (size_t)n < size && c->kind == DRIFT_MODEL_DIT) /* only the dit has these */
+        n += snprintf(buf + n, size - (size_t)n, " patch=%d heads=%d tokens=%d style=%d style_vocab=%d",
+                      c->patch, c->heads, c->tokens, c->style, c->style_vocab);
     if (n < 0 || (size_t)n >= size)
         return drift_error(DRIFT_EINVAL, "model config: buffer of %zu bytes too small", size);
     return DRIFT_OK;
@@ -237,7 +301,9 @@ int drift_model_config_parse(const char *text, drift_model_config *cfg)
         struct { const char *name; int *field; } ints[] = {
             {"noise_dim", &c.noise_dim}, {"out_dim", &c.out_dim}, {"depth", &c.depth},
             {"groups", &c.groups}, {"classes", &c.n_classes}, {"alpha", &c.use_alpha},
-            {"cond_dim", &c.cond_dim}, {"alpha_freqs", &c.alpha_freqs}, {"tanh", &c.out_tanh}};
+            {"cond_dim", &c.cond_dim}, {"alpha_freqs", &c.alpha_freqs}, {"tanh", &c.out_tanh},
+            {"patch", &c.patch}, {"heads", &c.heads}, {"tokens", &c.tokens}, {"style", &c.style},
+            {"style_vocab", &c.style_vocab}};
         int done = 0;
         for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
             if (strcmp(key, ints[i].name) == 0) {
@@ -425,6 +491,7 @@ int drift_model_create(const drift_model_config *cfg, int max_batch, drift_model
     switch (c.kind) {
     case DRIFT_MODEL_MLP: m->in_dim = c.noise_dim, st = mlp_build(m); break;
     case DRIFT_MODEL_CONV: m->in_dim = c.noise_dim, st = convgen_build(m); break;
+    case DRIFT_MODEL_DIT: m->in_dim = c.noise_dim, st = dit_build(m); break;
     case DRIFT_MODEL_ENCODER: m->in_dim = c.channels * c.height * c.width, st = encoder_build(m); break;
     default:
         m->in_dim = c.channels * c.height * c.width, m->feature_dim = c.widths[2];
@@ -457,6 +524,7 @@ void drift_model_free(drift_model *m)
     if (m->impl) {
         drift_free(m->impl->acts), drift_free(m->impl->dacts);
         drift_free(m->impl->act_list), drift_free(m->impl->act_needs_grad);
+        if (m->cfg.kind == DRIFT_MODEL_DIT) dit_free(m);
         drift_free(m->impl->labels), drift_free(m->impl->work);
         drift_free(m->impl->description), drift_free(m->impl->inits);
         drift_free(m->impl);
@@ -493,6 +561,7 @@ static act output_act(const drift_model *m)
     switch (m->cfg.kind) {
     case DRIFT_MODEL_MLP: return mlp_output(m);
     case DRIFT_MODEL_CONV: return convgen_output(m);
+    case DRIFT_MODEL_DIT: return dit_output(m);
     default: return classifier_output(m);
     }
 }
@@ -531,6 +600,7 @@ int drift_model_forward(drift_model *m, const float *input, const int *labels,
     switch (c->kind) {
     case DRIFT_MODEL_MLP: mlp_forward(m, input, alpha, batch); break;
     case DRIFT_MODEL_CONV: convgen_forward(m, input, alpha, batch); break;
+    case DRIFT_MODEL_DIT: dit_forward(m, input, alpha, batch); break;
     case DRIFT_MODEL_ENCODER: encoder_forward(m, input, batch, out); break; /* writes out itself */
     default: classifier_forward(m, input, batch);
     }
@@ -562,6 +632,7 @@ int drift_model_backward(drift_model *m, const float *dout)
     switch (m->cfg.kind) {
     case DRIFT_MODEL_MLP: mlp_backward(m, B); break;
     case DRIFT_MODEL_CONV: convgen_backward(m, B); break;
+    case DRIFT_MODEL_DIT: dit_backward(m, B); break;
     default: classifier_backward(m, B);
     }
     return DRIFT_OK;

@@ -99,6 +99,24 @@ typedef struct encoder_layout {
     drift_feature_map maps[DRIFT_MODEL_MAX_WIDTHS];
 } encoder_layout;
 
+/* ---- DiT generator (dit.c) ---- */
+#define DIT_MAX_BLOCKS 24
+typedef struct dit_block {
+    size_t ada_w, ada_b, wq, wk, wv, wo, qn, kn, w1, w3, w2;
+    act mod;                         /* (6·DM): shift1 scale1 gate1 shift2 scale2 gate2 */
+    act h1, rstd1, q, k, v, qrs, krs, qr, kr, o, lse, a, x1, h2, rstd2, u, g, s, y, x2;
+} dit_block;
+
+typedef struct dit_layout {
+    cond_layout cond;
+    int DM, F, NH, HD, p, T, n_ctx, S, PD, n_style, vocab, n_blocks;
+    size_t style_emb, ctx, pe_w, pe_b, fada_w, fada_b, out_w, out_b;
+    act sidx, c, cs, pz, e, x0, modf, hf, rstdf, otok, img, out;
+    act last;                        /* the last block's output (x0 with no blocks) */
+    dit_block blocks[DIT_MAX_BLOCKS];
+    float *rope;                     /* (S, HD/2) cos, sin, −sin */
+} dit_layout;
+
 struct drift_model_impl {
     float *acts, *dacts;
     int n_acts, cap_acts;
@@ -114,6 +132,7 @@ struct drift_model_impl {
         mlp_layout mlp;
         convgen_layout conv;
         classifier_layout clf;
+        dit_layout dit;
         encoder_layout enc;
     } u;
 };
@@ -149,6 +168,12 @@ int classifier_build(drift_model *m);
 void classifier_forward(drift_model *m, const float *input, int B);
 void classifier_backward(drift_model *m, int B);
 act classifier_output(const drift_model *m);
+
+int dit_build(drift_model *m);
+void dit_free(drift_model *m); /* what dit_build allocated outside the flat buffers */
+void dit_forward(drift_model *m, const float *input, const float *alpha, int B);
+void dit_backward(drift_model *m, int B);
+act dit_output(const drift_model *m);
 
 /* The encoder has no output tensor of its own: forward gathers its maps straight into `out`
  * (when not NULL), backward scatters dout into them. param_grads = 0 leaves m->grads alone

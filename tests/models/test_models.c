@@ -227,6 +227,112 @@ static void test_gradcheck_can_fail(void)
     CHECK(model_gradcheck(&c, 4, 1e-4, 5e-3, 1, 33, "classifier corrupted", 1) > 0);
 }
 
+/* ---- DiT ------------------------------------------------------------------------- */
+
+static drift_model_config dit_cfg(int ch, int h, int w, int patch, int dim, int hidden, int heads,
+                                  int depth, int tokens, int style, int classes, int alpha)
+{
+    drift_model_config c;
+    drift_model_config_default(DRIFT_MODEL_DIT, &c);
+    c.channels = ch, c.height = h, c.width = w, c.patch = patch;
+    c.widths[0] = dim, c.widths[1] = hidden, c.heads = heads, c.depth = depth;
+    c.tokens = tokens, c.style = style, c.style_vocab = 5;
+    c.n_classes = classes, c.use_alpha = alpha, c.alpha_freqs = 3;
+    return c;
+}
+
+/* closed-form parameter count of a DiT config */
+static size_t dit_params(const drift_model_config *c)
+{
+    size_t D = c->widths[0], F = c->widths[1], PD = (size_t)c->channels * c->patch * c->patch;
+    size_t n = 0;
+    if (c->n_classes) n += (c->n_classes + 1) * D;
+    if (c->use_alpha) n += D * 2 * c->alpha_freqs + D + D * D + D;
+    if (c->style) n += (size_t)c->style_vocab * D;
+    n += (size_t)c->tokens * D + D * PD + D;                          /* ctx, patch embedding */
+    n += (size_t)c->depth * (6 * D * D + 6 * D + 4 * D * D + 2 * (D / c->heads) + 3 * D * F);
+    n += 2 * D * D + 2 * D + PD * D + PD;                             /* final adaLN, linear */
+    return n;
+}
+
+static void test_gradcheck_dit(void)
+{
+    /* 8×8 image, patch 4: 4 patch tokens + 2 in-context tokens, 2 heads of 4, 2 blocks */
+    drift_model_config a = dit_cfg(1, 8, 8, 4, 8, 12, 2, 2, 2, 3, 3, 1);
+    /* no conditioning at all (c = 0: the modulation is its bias), 2 channels, 4×6, patch 2 */
+    drift_model_config b = dit_cfg(2, 4, 6, 2, 8, 8, 1, 1, 0, 0, 0, 0);
+    b.out_tanh = 0;
+    /* style only, one in-context token */
+    drift_model_config c = dit_cfg(1, 6, 6, 3, 8, 4, 2, 1, 1, 4, 0, 0);
+    model_gradcheck(&a, 3, 3e-3, 2e-3, 0, 41, "dit classes+alpha+style", 0);
+    model_gradcheck(&b, 3, 3e-3, 2e-3, 0, 42, "dit unconditional, no tanh", 0);
+    model_gradcheck(&c, 4, 3e-3, 2e-3, 0, 43, "dit style only", 0);
+    CHECK(model_gradcheck(&a, 3, 3e-3, 2e-3, 0, 44, "dit corrupted", 1) > 0);
+}
+
+static void test_dit_model(void)
+{
+    /* the sizes, their parameter counts (closed form), derived dims, the config text */
+    drift_model_config t, s, back;
+    CHECK_OK(drift_model_config_dit("dit-t", &t));
+    CHECK_OK(drift_model_config_dit("dit-s", &s));
+    CHECK(drift_model_config_dit("dit-xl", &back) == DRIFT_EINVAL);
+    t.n_classes = s.n_classes = 10, t.use_alpha = s.use_alpha = 1;
+    drift_model *mt = NULL, *ms = NULL;
+    CHECK_OK(drift_model_create(&t, 2, &mt));
+    CHECK_OK(drift_model_create(&s, 2, &ms));
+    if (!mt || !ms) return;
+    CHECK(mt->in_dim == 784 + 32 && mt->out_dim == 784 && mt->cfg.cond_dim == 128);
+    CHECK(mt->n_params == dit_params(&mt->cfg) && ms->n_params == dit_params(&ms->cfg));
+    CHECK_MSG(mt->n_params > 1000000 && mt->n_params < 2000000, "dit-t has %zu parameters", mt->n_params);
+    CHECK_MSG(ms->n_params > 6000000 && ms->n_params < 10000000, "dit-s has %zu parameters", ms->n_params);
+    CHECK(strstr(drift_model_describe(mt), "dit generator") != NULL);
+    char buf[1024];
+    CHECK_OK(drift_model_config_format(&mt->cfg, buf, sizeof buf));
+    CHECK(strstr(buf, "kind=dit") && strstr(buf, "patch=4") && strstr(buf, "style=32"));
+    CHECK_OK(drift_model_config_parse(buf, &back));
+    CHECK(memcmp(&mt->cfg, &back, sizeof back) == 0);
+
+    /* adaLN-zero: at init every block is the identity and the gates get gradient, the
+     * blocks' weights none; the output depends on the noise image and on the style values */
+    CHECK_OK(drift_model_init_params(mt, 5));
+    enum { B = 2 };
+    float z[B * 816], out[B * 784], out2[B * 784], dout[B * 784];
+    drift_rng r;
+    drift_rng_init(&r, 6, 0);
+    drift_rng_fill_normal(&r, z, B * 816, 0, 1);
+    drift_rng_fill_normal(&r, dout, B * 784, 0, 1);
+    int labels[B] = {3, DRIFT_LABEL_NULL};
+    float alpha[B] = {1.5f, 2.0f};
+    CHECK_OK(drift_model_forward(mt, z, labels, alpha, B, out));
+    drift_model_zero_grad(mt);
+    CHECK_OK(drift_model_backward(mt, dout));
+    double g_ada = 0, g_q = 0;
+    for (int i = 0; i < mt->n_tensors; i++) {
+        const drift_param_tensor *pt = &mt->tensors[i];
+        double n2 = 0;
+        for (size_t j = 0; j < pt->count; j++) n2 += (double)mt->grads[pt->offset + j] * mt->grads[pt->offset + j];
+        if (!strcmp(pt->name, "blk0.ada.weight")) g_ada = n2;
+        if (!strcmp(pt->name, "blk0.attn.q.weight")) g_q = n2;
+    }
+    CHECK(g_ada > 0 && g_q == 0);
+    float z2[B * 816];
+    memcpy(z2, z, sizeof z);
+    for (int j = 0; j < 32; j++) z2[784 + j] = -z2[784 + j]; /* other style indices */
+    CHECK_OK(drift_model_forward(mt, z2, labels, alpha, B, out2));
+    CHECK(memcmp(out, out2, sizeof out) == 0); /* c reaches the output only through the gates */
+    mt->params[mt->tensors[mt->n_tensors - 4].offset + 5] = 0.5f; /* final.ada.weight: c matters */
+    CHECK_OK(drift_model_forward(mt, z, labels, alpha, B, out));
+    CHECK_OK(drift_model_forward(mt, z2, labels, alpha, B, out2));
+    CHECK(memcmp(out, out2, sizeof out) != 0);
+    CHECK(drift_model_config_parse("kind=dit patch=5", &back) == DRIFT_EINVAL);
+    CHECK(strstr(drift_last_error(), "patch") != NULL);
+    CHECK(drift_model_config_parse("kind=dit heads=3", &back) == DRIFT_EINVAL);
+    CHECK(drift_model_config_parse("kind=dit noise_dim=64", &back) == DRIFT_EINVAL);
+    drift_model_free(mt);
+    drift_model_free(ms);
+}
+
 /* ---------------------------------------------------------------------------------- */
 
 static size_t expected_params(const drift_model_config *c)
@@ -485,7 +591,8 @@ static void test_config_text(void)
     CHECK(drift_model_config_parse("kind=conv groups=5", &back) == DRIFT_EINVAL);
     drift_model_kind k;
     CHECK(drift_model_kind_parse("classifier", &k) == 0 && k == DRIFT_MODEL_CLASSIFIER);
-    CHECK(drift_model_kind_parse("dit", &k) == DRIFT_EINVAL);
+    CHECK(drift_model_kind_parse("dit", &k) == 0 && k == DRIFT_MODEL_DIT);
+    CHECK(drift_model_kind_parse("vit", &k) == DRIFT_EINVAL);
 }
 
 /* The classifier learns a trivially separable task: the class is which quadrant is lit. */
@@ -548,6 +655,8 @@ int main(void)
     RUN(test_gradcheck_conv);
     RUN(test_gradcheck_classifier);
     RUN(test_gradcheck_can_fail);
+    RUN(test_gradcheck_dit);
+    RUN(test_dit_model);
     RUN(test_param_counts);
     RUN(test_init);
     RUN(test_determinism_and_batch_independence);
