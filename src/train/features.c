@@ -1,0 +1,420 @@
+/* features.c — the authors' multi-key drift loss in a frozen encoder's features
+ * (contract: drift/features.h; the release: lambertae/drifting drift_loss.py, train.py,
+ * models/mae_model.py get_activations).
+ *
+ * Layout: a key's values for one class group are (tokens F, rows, S); problem b = group·F + f.
+ * drift_release_loss makes three passes over the problems: (1) the weighted mean distance
+ * (the feature scale S), (2) per temperature the raw force of every problem and its sum of
+ * squares (λ_R), (3) the normalized sum, loss and gradient. Passes (1) and (2) compute the
+ * distances twice rather than keep B·G·T of them; every per-problem partial sum is stored and
+ * reduced in problem order, so results do not depend on the thread count. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "drift/core.h"
+#include "drift/error.h"
+#include "drift/features.h"
+#include "drift/models.h"
+#include "trainer_internal.h"
+
+#define MASK_VAL 100.0f   /* the release's soft self-mask on normalized distances */
+#define DIST_EPS 1e-8f    /* cdist clips squared distances here */
+#define STD_EPS 1e-6      /* safe_std */
+
+/* Squared distances of the G generated rows to the T = G + N + P targets of one problem, clipped
+ * and square-rooted as the release's cdist. dist: G×T. */
+static void problem_dist(const float *gen, const float *neg, const float *pos, int64_t G, int64_t N,
+                         int64_t P, int64_t S, float *dist)
+{
+    const int64_t T = G + N + P;
+    for (int64_t i = 0; i < G; i++) {
+        const float *a = gen + i * S;
+        for (int64_t j = 0; j < T; j++) {
+            const float *b = j < G ? gen + j * S : j < G + N ? neg + (j - G) * S : pos + (j - G - N) * S;
+            float s2 = 0;
+            for (int64_t k = 0; k < S; k++) {
+                float t = a[k] - b[k];
+                s2 += t * t;
+            }
+            dist[i * T + j] = sqrtf(s2 > DIST_EPS ? s2 : DIST_EPS);
+        }
+    }
+}
+
+static inline const float *target_row(const float *gen, const float *neg, const float *pos, int64_t G,
+                                      int64_t N, int64_t S, int64_t j)
+{
+    return j < G ? gen + j * S : j < G + N ? neg + (j - G) * S : pos + (j - G - N) * S;
+}
+
+/* The raw force of one temperature on the G rows of one problem, in scaled units:
+ * F_i = Σ_j c_ij (t_j − x_i)/s_in, c_ij = −a_ij Σ_pos a (j generated or negative), a_ij Σ_neg a
+ * (j positive), a = sqrt(softmax_row ⊙ softmax_col (floored)) · w_j. logit: −dist/(sc·R). */
+static void problem_force(const float *dist, const float *gen, const float *neg, const float *pos,
+                          float neg_w, int64_t G, int64_t N, int64_t P, int64_t S, float sc, float s_in,
+                          double R, int floor, float *aff, float *colmax, float *colsum, float *force)
+{
+    const int64_t T = G + N + P;
+    const float inv = (float)(1.0 / ((double)sc * R));
+    const float mask = (float)(MASK_VAL / R);
+    /* logits into aff */
+    for (int64_t i = 0; i < G; i++)
+        for (int64_t j = 0; j < T; j++) aff[i * T + j] = -dist[i * T + j] * inv - (j == i ? mask : 0.f);
+    for (int64_t j = 0; j < T; j++) colmax[j] = -INFINITY, colsum[j] = 0;
+    for (int64_t i = 0; i < G; i++)
+        for (int64_t j = 0; j < T; j++)
+            if (aff[i * T + j] > colmax[j]) colmax[j] = aff[i * T + j];
+    for (int64_t i = 0; i < G; i++)
+        for (int64_t j = 0; j < T; j++) colsum[j] += expf(aff[i * T + j] - colmax[j]);
+    for (int64_t i = 0; i < G; i++) {
+        float *row = aff + i * T;
+        float m = -INFINITY;
+        for (int64_t j = 0; j < T; j++) m = row[j] > m ? row[j] : m;
+        float z = 0;
+        for (int64_t j = 0; j < T; j++) z += expf(row[j] - m);
+        double sum_neg = 0, sum_pos = 0;
+        for (int64_t j = 0; j < T; j++) {
+            float ar = expf(row[j] - m) / z;
+            float ac = expf(row[j] - colmax[j]) / colsum[j];
+            float p = ar * ac;
+            if (floor && p < 1e-6f) p = 1e-6f;
+            float w = j < G ? 1.f : j < G + N ? neg_w : 1.f;
+            row[j] = sqrtf(p) * w;
+            if (j < G + N) sum_neg += row[j];
+            else sum_pos += row[j];
+        }
+        /* coefficients and the force */
+        float *f = force + i * S;
+        const float *xi = gen + i * S;
+        for (int64_t k = 0; k < S; k++) f[k] = 0;
+        double csum = 0;
+        for (int64_t j = 0; j < T; j++) {
+            float c = j < G + N ? -row[j] * (float)sum_pos : row[j] * (float)sum_neg;
+            if (c == 0.f) continue;
+            csum += c;
+            const float *t = target_row(gen, neg, pos, G, N, S, j);
+            for (int64_t k = 0; k < S; k++) f[k] += c * t[k];
+        }
+        const float cs = (float)csum;
+        for (int64_t k = 0; k < S; k++) f[k] = (f[k] - cs * xi[k]) / s_in;
+    }
+}
+
+int drift_release_loss(const drift_release_opts *o, int64_t B, int64_t block, int64_t G, int64_t N,
+                       int64_t P, int64_t S, const float *gen, const float *neg, const float *neg_w,
+                       const float *pos, float *grad, drift_release_result *res)
+{
+    if (!o || !gen || !pos || !grad || !res || (N > 0 && (!neg || !neg_w)))
+        return drift_error(DRIFT_EINVAL, "release loss: missing arguments");
+    if (B < 1 || G < 1 || P < 1 || S < 1 || N < 0 || block < 1 || B % block)
+        return drift_error(DRIFT_EINVAL, "release loss: bad shape (B %lld, block %lld, G %lld, N %lld, P %lld, S %lld)",
+                           (long long)B, (long long)block, (long long)G, (long long)N, (long long)P,
+                           (long long)S);
+    if (o->n_r < 1 || o->n_r > DRIFT_MAX_TAU)
+        return drift_error(DRIFT_EINVAL, "release loss: 1..%d temperatures, not %d", DRIFT_MAX_TAU, o->n_r);
+    for (int t = 0; t < o->n_r; t++)
+        if (!(o->r[t] > 0) || !isfinite(o->r[t]))
+            return drift_error(DRIFT_EINVAL, "release loss: temperature %g is not positive", o->r[t]);
+    memset(res, 0, sizeof *res);
+    const int64_t T = G + N + P, nb = B / block, GS = G * S;
+    const int nr = o->n_r;
+    double *part = drift_alloc((size_t)B * (size_t)(nr + 2), sizeof(double));
+    double *wsum = drift_alloc((size_t)B, sizeof(double));
+    float *force = drift_alloc((size_t)(B * GS) * (size_t)nr, sizeof(float));
+    double *bscale = drift_alloc((size_t)nb, sizeof(double));
+    double *blam = drift_alloc((size_t)nb * (size_t)nr, sizeof(double));
+    int nth = omp_get_max_threads();
+    float *scratch = drift_alloc((size_t)nth * (size_t)(2 * G * T + 2 * T), sizeof(float));
+    if (!part || !wsum || !force || !bscale || !blam || !scratch) {
+        drift_free(part); drift_free(wsum); drift_free(force); drift_free(bscale); drift_free(blam);
+        drift_free(scratch);
+        return DRIFT_ENOMEM;
+    }
+    /* pass 1: Σ_ij d_ij w_j and Σ_j w_j per problem */
+#pragma omp parallel for schedule(dynamic, 4)
+    for (int64_t b = 0; b < B; b++) {
+        float *dist = scratch + (size_t)omp_get_thread_num() * (size_t)(2 * G * T + 2 * T);
+        const float *gb = gen + b * GS, *nbp = N ? neg + b * N * S : NULL, *pb = pos + b * P * S;
+        const float w = N ? neg_w[b] : 0.f;
+        problem_dist(gb, nbp, pb, G, N, P, S, dist);
+        double s = 0;
+        for (int64_t i = 0; i < G; i++)
+            for (int64_t j = 0; j < T; j++) {
+                double wj = j < G ? 1.0 : j < G + N ? w : 1.0;
+                s += (double)dist[i * T + j] * wj;
+            }
+        part[b] = s;
+        wsum[b] = (double)G + (double)P + (double)N * w;
+    }
+    for (int64_t k = 0; k < nb; k++) {
+        double s = 0, ws = 0;
+        for (int64_t b = k * block; b < (k + 1) * block; b++) s += part[b], ws += wsum[b];
+        /* the release: mean(d·w) / mean(w) = Σ d w / (G Σ w) */
+        bscale[k] = ws > 0 ? s / ((double)G * ws) : 0;
+        res->scale += bscale[k] / (double)nb;
+    }
+    /* pass 2: the raw forces and their squares per temperature */
+#pragma omp parallel for schedule(dynamic, 4)
+    for (int64_t b = 0; b < B; b++) {
+        float *dist = scratch + (size_t)omp_get_thread_num() * (size_t)(2 * G * T + 2 * T);
+        float *aff = dist + G * T, *colmax = aff + G * T, *colsum = colmax + T;
+        const float *gb = gen + b * GS, *nbp = N ? neg + b * N * S : NULL, *pb = pos + b * P * S;
+        const double scale = bscale[b / block];
+        const float sc = (float)(scale > 1e-3 ? scale : 1e-3);
+        double si = scale / sqrt((double)S);
+        const float s_in = (float)(si > 1e-3 ? si : 1e-3);
+        problem_dist(gb, nbp, pb, G, N, P, S, dist);
+        for (int t = 0; t < nr; t++) {
+            float *f = force + ((size_t)t * (size_t)B + (size_t)b) * (size_t)GS;
+            problem_force(dist, gb, nbp, pb, N ? neg_w[b] : 0.f, G, N, P, S, sc, s_in, o->r[t], o->floor,
+                          aff, colmax, colsum, f);
+            double q = 0;
+            for (int64_t k = 0; k < GS; k++) q += (double)f[k] * f[k];
+            part[b * (nr + 2) + t] = q;
+        }
+    }
+    for (int64_t k = 0; k < nb; k++)
+        for (int t = 0; t < nr; t++) {
+            double q = 0;
+            for (int64_t b = k * block; b < (k + 1) * block; b++) q += part[b * (nr + 2) + t];
+            double fn = q / ((double)block * (double)GS); /* f_norm_val: mean over (b, i, s) */
+            blam[k * nr + t] = sqrt(fn > 1e-8 ? fn : 1e-8);
+            res->r_rms[t] += sqrt(fn) / (double)nb;
+        }
+    /* pass 3: total force, loss, gradient: L = mean_b mean_{i,s} F², ∂L/∂x = −2F/(s_in·G·S·B) */
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < B; b++) {
+        const double scale = bscale[b / block];
+        double si = scale / sqrt((double)S);
+        const double s_in = si > 1e-3 ? si : 1e-3;
+        const double c = -2.0 / (s_in * (double)GS * (double)B);
+        double q = 0, raw = 0;
+        float *gb = grad + b * GS;
+        for (int64_t k = 0; k < GS; k++) {
+            double tot = 0, r = 0;
+            for (int t = 0; t < nr; t++) {
+                double f = force[((size_t)t * (size_t)B + (size_t)b) * (size_t)GS + (size_t)k];
+                tot += f / blam[(b / block) * nr + t];
+                r += f;
+            }
+            q += tot * tot;
+            raw += r * r * s_in * s_in;
+            gb[k] = (float)(c * tot);
+        }
+        part[b * (nr + 2) + nr] = q / (double)GS;
+        part[b * (nr + 2) + nr + 1] = raw;
+    }
+    double loss = 0, raw = 0;
+    for (int64_t b = 0; b < B; b++) loss += part[b * (nr + 2) + nr], raw += part[b * (nr + 2) + nr + 1];
+    res->loss = loss / (double)B;
+    res->v_rms = sqrt(raw / ((double)B * (double)GS));
+    drift_free(part); drift_free(wsum); drift_free(force); drift_free(bscale); drift_free(blam);
+    drift_free(scratch);
+    if (!isfinite(res->loss))
+        return drift_error(DRIFT_ENUMERIC, "release loss: the loss is not finite");
+    return DRIFT_OK;
+}
+
+/* ---- keys ---------------------------------------------------------------------------------- */
+static const struct {
+    const char *name;
+    int win, std;
+} pools[] = {{"tokens", 1, 0}, {"mean", 0, 0}, {"std", 0, 1}, {"mean2", 2, 0},
+             {"std2", 2, 1},   {"mean4", 4, 0}, {"std4", 4, 1}};
+#define N_POOLS ((int)(sizeof pools / sizeof pools[0]))
+
+static int key_add(drift_feature_key *keys, int max_keys, int *n, const drift_fmap *maps, int m, int p)
+{
+    if (*n >= max_keys) return drift_error(DRIFT_EINVAL, "feature keys: more than %d keys", max_keys);
+    for (int i = 0; i < *n; i++)
+        if (keys[i].map == m && keys[i].win == pools[p].win && keys[i].std == pools[p].std)
+            return DRIFT_OK; /* a key named twice counts once */
+    drift_feature_key *k = &keys[(*n)++];
+    memset(k, 0, sizeof *k);
+    const drift_fmap *f = &maps[m];
+    k->map = m;
+    k->win = pools[p].win;
+    k->std = pools[p].std;
+    k->dim = f->c;
+    if (k->win == 1) {
+        k->tokens = (int64_t)f->h * f->w;
+        snprintf(k->name, sizeof k->name, "%s", f->name);
+    } else if (k->win == 0) {
+        k->tokens = 1;
+        snprintf(k->name, sizeof k->name, "%s_%s", f->name, k->std ? "std" : "mean");
+    } else {
+        k->tokens = (int64_t)(f->h / k->win) * (f->w / k->win);
+        snprintf(k->name, sizeof k->name, "%s_%s_%d", f->name, k->std ? "std" : "mean", k->win);
+    }
+    return DRIFT_OK;
+}
+
+int drift_feature_keys_build(const char *spec, const drift_fmap *maps, int n_maps, int64_t image_dim,
+                             drift_feature_key *keys, int max_keys, int *n_keys)
+{
+    if (!spec || !keys || !n_keys || image_dim < 1 || n_maps < 0 || (n_maps > 0 && !maps))
+        return drift_error(DRIFT_EINVAL, "feature keys: missing arguments");
+    *n_keys = 0;
+    char buf[512];
+    if (strlen(spec) >= sizeof buf) return drift_error(DRIFT_EINVAL, "feature keys: spec too long");
+    strcpy(buf, spec);
+    int st = DRIFT_OK;
+    for (char *save = NULL, *item = strtok_r(buf, ",", &save); item && !st; item = strtok_r(NULL, ",", &save)) {
+        while (*item == ' ') item++;
+        if (!strcmp(item, "global")) {
+            int dup = 0;
+            for (int i = 0; i < *n_keys; i++) dup |= keys[i].map < 0;
+            if (dup) continue;
+            if (*n_keys >= max_keys) return drift_error(DRIFT_EINVAL, "feature keys: more than %d keys", max_keys);
+            drift_feature_key *k = &keys[(*n_keys)++];
+            memset(k, 0, sizeof *k);
+            snprintf(k->name, sizeof k->name, "global");
+            k->map = -1;
+            k->tokens = 1;
+            k->dim = image_dim;
+            continue;
+        }
+        char *dot = strchr(item, '.');
+        if (!dot) return drift_error(DRIFT_EINVAL, "feature key '%s': expected global or MAP.POOL (e.g. *.mean2)", item);
+        *dot = 0;
+        const char *pool = dot + 1;
+        int p = -1;
+        for (int i = 0; i < N_POOLS; i++)
+            if (!strcmp(pool, pools[i].name)) p = i;
+        if (p < 0)
+            return drift_error(DRIFT_EINVAL, "feature key '%s.%s': unknown pooling (valid: tokens, mean, std, mean2, std2, mean4, std4)",
+                               item, pool);
+        const int all = !strcmp(item, "*");
+        int found = 0;
+        for (int m = 0; m < n_maps && !st; m++) {
+            if (!all && strcmp(item, maps[m].name)) continue;
+            found = 1;
+            int w = pools[p].win;
+            if (w > 1 && (maps[m].h % w || maps[m].w % w)) {
+                if (all) continue;
+                return drift_error(DRIFT_EINVAL, "feature key '%s.%s': %dx%d patches do not tile the %dx%d map",
+                                   item, pool, w, w, maps[m].h, maps[m].w);
+            }
+            st = key_add(keys, max_keys, n_keys, maps, m, p);
+        }
+        if (!st && !found && !all) {
+            char names[256] = "";
+            for (int m = 0; m < n_maps; m++) {
+                size_t l = strlen(names);
+                snprintf(names + l, sizeof names - l, "%s%s", m ? ", " : "", maps[m].name);
+            }
+            return drift_error(DRIFT_EINVAL, "feature key '%s.%s': the encoder has no map '%s' (maps: %s)", item,
+                               pool, item, n_maps ? names : "none");
+        }
+    }
+    if (!st && *n_keys == 0) st = drift_error(DRIFT_EINVAL, "feature keys: '%s' selects no key", spec);
+    return st;
+}
+
+/* Window geometry of token f of a pooled key: top-left corner and size. */
+static void key_window(const drift_feature_key *k, const drift_fmap *f, int64_t t, int *y0, int *x0, int *wy, int *wx)
+{
+    if (k->win == 0) { *y0 = 0; *x0 = 0; *wy = f->h; *wx = f->w; return; }
+    const int per_row = f->w / k->win;
+    *y0 = (int)(t / per_row) * k->win;
+    *x0 = (int)(t % per_row) * k->win;
+    *wy = *wx = k->win;
+}
+
+void drift_feature_key_forward(const drift_feature_key *k, const drift_fmap *maps, const float *rows,
+                               int64_t row_len, int64_t n, float *out)
+{
+    const int64_t F = k->tokens, S = k->dim;
+    if (k->map < 0) {
+        for (int64_t r = 0; r < n; r++) memcpy(out + r * S, rows + r * row_len, (size_t)S * sizeof(float));
+        return;
+    }
+    const drift_fmap *f = &maps[k->map];
+    const int64_t hw = (int64_t)f->h * f->w;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n; r++) {
+        const float *m = rows + r * row_len + f->offset;
+        for (int64_t t = 0; t < F; t++) {
+            float *o = out + (r * F + t) * S;
+            if (k->win == 1) {
+                for (int64_t c = 0; c < S; c++) o[c] = m[c * hw + t];
+                continue;
+            }
+            int y0, x0, wy, wx;
+            key_window(k, f, t, &y0, &x0, &wy, &wx);
+            const double cnt = (double)wy * wx;
+            for (int64_t c = 0; c < S; c++) {
+                const float *mc = m + c * hw;
+                double s = 0;
+                for (int y = y0; y < y0 + wy; y++)
+                    for (int x = x0; x < x0 + wx; x++) s += mc[y * f->w + x];
+                double mean = s / cnt;
+                if (!k->std) { o[c] = (float)mean; continue; }
+                double v = 0;
+                for (int y = y0; y < y0 + wy; y++)
+                    for (int x = x0; x < x0 + wx; x++) {
+                        double dlt = mc[y * f->w + x] - mean;
+                        v += dlt * dlt;
+                    }
+                v /= cnt;
+                o[c] = (float)sqrt((v > 0 ? v : 0) + STD_EPS);
+            }
+        }
+    }
+}
+
+void drift_feature_key_backward(const drift_feature_key *k, const drift_fmap *maps, const float *rows,
+                                int64_t row_len, int64_t n, const float *dout, float *drows)
+{
+    const int64_t F = k->tokens, S = k->dim;
+    if (k->map < 0) {
+        for (int64_t r = 0; r < n; r++)
+            for (int64_t s = 0; s < S; s++) drows[r * row_len + s] += dout[r * S + s];
+        return;
+    }
+    const drift_fmap *f = &maps[k->map];
+    const int64_t hw = (int64_t)f->h * f->w;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n; r++) {
+        const float *m = rows + r * row_len + f->offset;
+        float *dm = drows + r * row_len + f->offset;
+        for (int64_t t = 0; t < F; t++) {
+            const float *g = dout + (r * F + t) * S;
+            if (k->win == 1) {
+                for (int64_t c = 0; c < S; c++) dm[c * hw + t] += g[c];
+                continue;
+            }
+            int y0, x0, wy, wx;
+            key_window(k, f, t, &y0, &x0, &wy, &wx);
+            const double cnt = (double)wy * wx;
+            for (int64_t c = 0; c < S; c++) {
+                const float *mc = m + c * hw;
+                float *dc = dm + c * hw;
+                if (!k->std) {
+                    const float gv = (float)(g[c] / cnt);
+                    for (int y = y0; y < y0 + wy; y++)
+                        for (int x = x0; x < x0 + wx; x++) dc[y * f->w + x] += gv;
+                    continue;
+                }
+                double s = 0, v = 0;
+                for (int y = y0; y < y0 + wy; y++)
+                    for (int x = x0; x < x0 + wx; x++) s += mc[y * f->w + x];
+                const double mean = s / cnt;
+                for (int y = y0; y < y0 + wy; y++)
+                    for (int x = x0; x < x0 + wx; x++) {
+                        double dlt = mc[y * f->w + x] - mean;
+                        v += dlt * dlt;
+                    }
+                v /= cnt;
+                const double sd = sqrt((v > 0 ? v : 0) + STD_EPS);
+                /* ∂sd/∂m_k = (m_k − mean)/(cnt·sd) (the mean's own derivative sums to zero) */
+                const double cg = g[c] / (cnt * sd);
+                for (int y = y0; y < y0 + wy; y++)
+                    for (int x = x0; x < x0 + wx; x++)
+                        dc[y * f->w + x] += (float)(cg * (mc[y * f->w + x] - mean));
+            }
+        }
+    }
+}

@@ -1,0 +1,329 @@
+/* Feature-space drifting: the batched released loss against a float64 transcription of the
+ * authors' drift_loss.py (B problems sharing one scale and one λ per temperature), against drift's
+ * own validated field engine for one problem, the feature keys (spec, shapes, pooling backward by
+ * finite differences), and thread-count independence. */
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "drift/core.h"
+#include "drift/features.h"
+#include "drift/rng.h"
+#include "test.h"
+
+/* drift_loss.py in float64, line by line: gen (B,G,S), neg (B,N,S) with weight w[b], pos (B,P,S).
+ * Returns the mean loss over B; grad = ∂(mean loss)/∂gen (the goal under stop-gradient). */
+static double ref_release(int B, int G, int N, int P, int S, const float *gen, const float *neg,
+                          const float *w, const float *pos, const double *R, int nr, int floor,
+                          double *grad)
+{
+    const int T = G + N + P;
+    double *dist = calloc((size_t)B * G * T, sizeof(double));
+    double *tw = calloc((size_t)B * T, sizeof(double));
+    double *tgt = calloc((size_t)B * T * S, sizeof(double));
+    double *force = calloc((size_t)nr * B * G * S, sizeof(double));
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < T; j++) {
+            const float *t = j < G ? gen + ((size_t)b * G + j) * S
+                             : j < G + N ? neg + ((size_t)b * N + (j - G)) * S
+                                         : pos + ((size_t)b * P + (j - G - N)) * S;
+            for (int s = 0; s < S; s++) tgt[((size_t)b * T + j) * S + s] = t[s];
+            tw[b * T + j] = (j >= G && j < G + N) ? w[b] : 1.0;
+        }
+    /* cdist and the scale: weighted_dist.mean() / targets_w.mean() */
+    double sum_dw = 0, sum_w = 0;
+    for (int b = 0; b < B; b++) {
+        for (int j = 0; j < T; j++) sum_w += tw[b * T + j];
+        for (int i = 0; i < G; i++)
+            for (int j = 0; j < T; j++) {
+                double s2 = 0;
+                for (int s = 0; s < S; s++) {
+                    double d = (double)gen[((size_t)b * G + i) * S + s] - tgt[((size_t)b * T + j) * S + s];
+                    s2 += d * d;
+                }
+                double d = sqrt(s2 > 1e-8 ? s2 : 1e-8);
+                dist[((size_t)b * G + i) * T + j] = d;
+                sum_dw += d * tw[b * T + j];
+            }
+    }
+    double scale = (sum_dw / ((double)B * G * T)) / (sum_w / ((double)B * T));
+    double s_in = scale / sqrt((double)S);
+    if (s_in < 1e-3) s_in = 1e-3;
+    double sc = scale > 1e-3 ? scale : 1e-3;
+    double *lam = calloc((size_t)nr, sizeof(double));
+    double *aff = calloc((size_t)G * T, sizeof(double));
+    for (int r = 0; r < nr; r++) {
+        double fsq = 0;
+        for (int b = 0; b < B; b++) {
+            double *lg = calloc((size_t)G * T, sizeof(double));
+            for (int i = 0; i < G; i++)
+                for (int j = 0; j < T; j++)
+                    lg[i * T + j] = -(dist[((size_t)b * G + i) * T + j] / sc + (i == j ? 100.0 : 0.0)) / R[r];
+            for (int i = 0; i < G; i++)
+                for (int j = 0; j < T; j++) {
+                    double mr = -INFINITY, mc = -INFINITY, zr = 0, zc = 0;
+                    for (int k = 0; k < T; k++) mr = fmax(mr, lg[i * T + k]);
+                    for (int k = 0; k < T; k++) zr += exp(lg[i * T + k] - mr);
+                    for (int k = 0; k < G; k++) mc = fmax(mc, lg[k * T + j]);
+                    for (int k = 0; k < G; k++) zc += exp(lg[k * T + j] - mc);
+                    double p = exp(lg[i * T + j] - mr) / zr * exp(lg[i * T + j] - mc) / zc;
+                    if (floor && p < 1e-6) p = 1e-6;
+                    aff[i * T + j] = sqrt(p) * tw[b * T + j];
+                }
+            for (int i = 0; i < G; i++) {
+                double sp = 0, sn = 0;
+                for (int j = 0; j < T; j++) {
+                    if (j < G + N) sn += aff[i * T + j];
+                    else sp += aff[i * T + j];
+                }
+                double tot = 0;
+                double *f = force + (((size_t)r * B + b) * G + i) * S;
+                for (int j = 0; j < T; j++) {
+                    double c = j < G + N ? -aff[i * T + j] * sp : aff[i * T + j] * sn;
+                    tot += c;
+                    for (int s = 0; s < S; s++) f[s] += c * tgt[((size_t)b * T + j) * S + s] / s_in;
+                }
+                for (int s = 0; s < S; s++) {
+                    f[s] -= tot * gen[((size_t)b * G + i) * S + s] / s_in;
+                    fsq += f[s] * f[s];
+                }
+            }
+            free(lg);
+        }
+        double fn = fsq / ((double)B * G * S);
+        lam[r] = sqrt(fn > 1e-8 ? fn : 1e-8);
+    }
+    double loss = 0;
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < G; i++)
+            for (int s = 0; s < S; s++) {
+                double tot = 0;
+                for (int r = 0; r < nr; r++) tot += force[(((size_t)r * B + b) * G + i) * S + s] / lam[r];
+                /* diff = x/s_in − (x/s_in + tot) = −tot */
+                loss += tot * tot / ((double)G * S) / B;
+                grad[((size_t)b * G + i) * S + s] = -2.0 * tot / (s_in * G * S * B);
+            }
+    free(dist); free(tw); free(tgt); free(force); free(lam); free(aff);
+    return loss;
+}
+
+static void fill(drift_rng *r, float *a, size_t n, float mean, float sd)
+{
+    drift_rng_fill_normal(r, a, n, mean, sd);
+}
+
+static void run_case(int B, int G, int N, int P, int S, int floor, float wval, uint64_t seed)
+{
+    drift_rng r;
+    drift_rng_init(&r, seed, 0);
+    float *gen = drift_alloc((size_t)B * G * S, sizeof(float));
+    float *neg = drift_alloc((size_t)B * N * S + 1, sizeof(float));
+    float *pos = drift_alloc((size_t)B * P * S, sizeof(float));
+    float *grad = drift_alloc((size_t)B * G * S, sizeof(float));
+    float w[16];
+    double *rg = drift_alloc((size_t)B * G * S, sizeof(double));
+    fill(&r, gen, (size_t)B * G * S, 0, 1);
+    fill(&r, neg, (size_t)B * N * S, 0.3f, 1.2f);
+    fill(&r, pos, (size_t)B * P * S, 1.0f, 0.8f);
+    for (int b = 0; b < B; b++) w[b] = wval * (float)(b % 3);
+    drift_release_opts o = {.n_r = 3, .r = {0.02, 0.05, 0.2}, .floor = floor};
+    drift_release_result res;
+    CHECK_OK(drift_release_loss(&o, B, B, G, N, P, S, gen, N ? neg : NULL, N ? w : NULL, pos, grad, &res));
+    double ref = ref_release(B, G, N, P, S, gen, neg, w, pos, o.r, 3, floor, rg);
+    CHECK_CLOSE(res.loss, ref, 1e-6, 1e-4);
+    double err = 0, mx = 0;
+    for (size_t k = 0; k < (size_t)B * G * S; k++) {
+        err = fmax(err, fabs(grad[k] - rg[k]));
+        mx = fmax(mx, fabs(rg[k]));
+    }
+    CHECK_MSG(err <= 1e-4 * mx, "B %d G %d N %d P %d S %d floor %d: max |grad - ref| %.3g of %.3g", B, G, N, P,
+              S, floor, err, mx);
+    /* per-block scope: each block equals the reference run on that block alone (the mean over B
+     * problems scales each block's gradient by block/B) */
+    if (B % 2 == 0 && B >= 2) {
+        CHECK_OK(drift_release_loss(&o, B, B / 2, G, N, P, S, gen, N ? neg : NULL, N ? w : NULL, pos, grad, &res));
+        double tot = 0;
+        for (int h = 0; h < 2; h++) {
+            size_t og = (size_t)h * (B / 2) * G * S;
+            tot += ref_release(B / 2, G, N, P, S, gen + og, neg + (size_t)h * (B / 2) * N * S, w + h * (B / 2),
+                               pos + (size_t)h * (B / 2) * P * S, o.r, 3, floor, rg + og) / 2;
+        }
+        CHECK_CLOSE(res.loss, tot, 1e-6, 1e-4);
+        err = 0;
+        for (size_t k = 0; k < (size_t)B * G * S; k++) err = fmax(err, fabs(grad[k] - rg[k] / 2));
+        CHECK_MSG(err <= 1e-4 * mx, "per-block scope: max err %.3g", err);
+    }
+    drift_free(gen); drift_free(neg); drift_free(pos); drift_free(grad); drift_free(rg);
+}
+
+static void test_release_loss_matches_float64_transcription(void)
+{
+    run_case(1, 8, 0, 10, 5, 1, 0, 1);
+    run_case(4, 8, 5, 10, 3, 1, 0.7f, 2);   /* weights 0, 0.7, 1.4: zero-weight negatives stay in */
+    run_case(6, 5, 4, 7, 12, 0, 0.5f, 3);   /* no floor */
+    run_case(3, 16, 0, 16, 64, 1, 0, 4);
+    run_case(2, 1, 0, 3, 2, 1, 0, 5);       /* a single generated row */
+}
+
+/* One problem, nonzero negative weight: drift's own deng field with the released options (checked
+ * against the authors' loss in tests/field) gives the same gradient −2V/(s²·S·G). */
+static void test_release_loss_matches_field_engine(void)
+{
+    enum { G = 12, N = 6, P = 9, S = 7 };
+    drift_rng r;
+    drift_rng_init(&r, 9, 0);
+    float gen[G * S], neg[N * S], pos[P * S], grad[G * S], v[G * S], w[N];
+    fill(&r, gen, G * S, 0, 1);
+    fill(&r, neg, N * S, 0, 1);
+    fill(&r, pos, P * S, 0.5f, 1);
+    for (int j = 0; j < N; j++) w[j] = 0.8f;
+    drift_release_opts o = {.n_r = 2, .r = {0.05, 0.2}, .floor = 1};
+    drift_release_result res;
+    CHECK_OK(drift_release_loss(&o, 1, 1, G, N, P, S, gen, neg, w, pos, grad, &res));
+    drift_field_config c;
+    drift_field_config_init(&c);
+    drift_field_config_deng_released(&c);
+    c.kernel = DRIFT_KERNEL_LAPLACE; /* the release's logits are −d/R */
+    c.n_tau = 2; c.tau[0] = 0.05; c.tau[1] = 0.2;
+    drift_field_batch b = {.n = G, .d = S, .x = gen, .p = P, .pos = pos, .e = N, .extra = neg, .extra_w = w};
+    drift_field_result fr;
+    memset(&fr, 0, sizeof fr);
+    fr.v = v;
+    CHECK_OK(drift_field_compute(&c, &b, &fr));
+    const double s = fr.feature_scale;
+    for (int k = 0; k < G * S; k++) CHECK_CLOSE(grad[k], -2.0 * v[k] / (s * s * S * G), 1e-7, 1e-3);
+}
+
+static void test_release_loss_thread_independent(void)
+{
+    enum { B = 7, G = 9, N = 3, P = 11, S = 6 };
+    drift_rng r;
+    drift_rng_init(&r, 4, 0);
+    float gen[B * G * S], neg[B * N * S], pos[B * P * S], g1[B * G * S], g2[B * G * S], w[B];
+    fill(&r, gen, B * G * S, 0, 1);
+    fill(&r, neg, B * N * S, 0, 1);
+    fill(&r, pos, B * P * S, 1, 1);
+    for (int b = 0; b < B; b++) w[b] = 0.3f * b;
+    drift_release_opts o = {.n_r = 3, .r = {0.02, 0.05, 0.2}, .floor = 1};
+    drift_release_result r1, r2;
+    int nt = omp_get_max_threads();
+    omp_set_num_threads(1);
+    CHECK_OK(drift_release_loss(&o, B, B, G, N, P, S, gen, neg, w, pos, g1, &r1));
+    omp_set_num_threads(nt > 1 ? nt : 2);
+    CHECK_OK(drift_release_loss(&o, B, B, G, N, P, S, gen, neg, w, pos, g2, &r2));
+    omp_set_num_threads(nt);
+    CHECK(memcmp(g1, g2, sizeof g1) == 0);
+    CHECK(r1.loss == r2.loss);
+}
+
+static void test_release_loss_refuses_bad_input(void)
+{
+    float x[4] = {0}, gr[4];
+    drift_release_opts o = {.n_r = 1, .r = {0.1}, .floor = 1};
+    drift_release_result res;
+    CHECK(drift_release_loss(&o, 2, 3, 1, 0, 1, 2, x, NULL, NULL, x, gr, &res) == DRIFT_EINVAL); /* block ∤ B */
+    CHECK(drift_release_loss(&o, 1, 1, 0, 0, 1, 2, x, NULL, NULL, x, gr, &res) == DRIFT_EINVAL);
+    o.r[0] = -1;
+    CHECK(drift_release_loss(&o, 1, 1, 1, 0, 1, 2, x, NULL, NULL, x, gr, &res) == DRIFT_EINVAL);
+    o.r[0] = 0.1;
+    o.n_r = 0;
+    CHECK(drift_release_loss(&o, 1, 1, 1, 0, 1, 2, x, NULL, NULL, x, gr, &res) == DRIFT_EINVAL);
+}
+
+static const drift_fmap maps[] = {{"conv1", 0, 3, 8, 8}, {"layer1", 192, 4, 4, 4}, {"layer2", 256, 5, 2, 2}};
+#define ROW_LEN 276
+
+static void test_keys_spec(void)
+{
+    drift_feature_key k[DRIFT_MAX_FEATURE_KEYS];
+    int n = 0;
+    CHECK_OK(drift_feature_keys_build(DRIFT_FEATURE_KEYS_RELEASE, maps, 3, 64, k, DRIFT_MAX_FEATURE_KEYS, &n));
+    /* global; conv1 (8×8): 7 pools; layer1 (4×4): 7; layer2 (2×2): tokens, mean, std, mean2, std2 */
+    CHECK(n == 1 + 7 + 7 + 5);
+    CHECK(!strcmp(k[0].name, "global") && k[0].map == -1 && k[0].tokens == 1 && k[0].dim == 64);
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(k[i].name, "conv1")) { found++; CHECK(k[i].tokens == 64 && k[i].dim == 3); }
+        if (!strcmp(k[i].name, "conv1_std_4")) { found++; CHECK(k[i].tokens == 4 && k[i].std == 1 && k[i].win == 4); }
+        if (!strcmp(k[i].name, "layer2_mean")) { found++; CHECK(k[i].tokens == 1 && k[i].dim == 5); }
+        if (!strcmp(k[i].name, "layer2_mean_4")) found += 100;
+    }
+    CHECK(found == 3);
+    CHECK_OK(drift_feature_keys_build("layer1.mean2,global,layer1.mean2", maps, 3, 64, k, 8, &n));
+    CHECK(n == 2 && k[0].tokens == 4 && !strcmp(k[0].name, "layer1_mean_2"));
+    CHECK(drift_feature_keys_build("layer2.mean4", maps, 3, 64, k, 8, &n) == DRIFT_EINVAL);
+    CHECK(strstr(drift_last_error(), "do not tile") != NULL);
+    CHECK(drift_feature_keys_build("layer9.mean", maps, 3, 64, k, 8, &n) == DRIFT_EINVAL);
+    CHECK(strstr(drift_last_error(), "layer9") != NULL);
+    CHECK(drift_feature_keys_build("conv1.max", maps, 3, 64, k, 8, &n) == DRIFT_EINVAL);
+    CHECK(drift_feature_keys_build("pixels", maps, 3, 64, k, 8, &n) == DRIFT_EINVAL);
+    CHECK(drift_feature_keys_build("*.tokens", maps, 3, 64, k, 2, &n) == DRIFT_EINVAL); /* too many */
+}
+
+/* Pooling values against a direct float64 evaluation, and the backward pass against central
+ * differences of Σ out·g. */
+static void test_keys_forward_backward(void)
+{
+    drift_feature_key k[DRIFT_MAX_FEATURE_KEYS];
+    int n = 0;
+    CHECK_OK(drift_feature_keys_build(DRIFT_FEATURE_KEYS_RELEASE, maps, 3, ROW_LEN, k, DRIFT_MAX_FEATURE_KEYS, &n));
+    enum { R = 2 };
+    drift_rng r;
+    drift_rng_init(&r, 11, 0);
+    float rows[R * ROW_LEN];
+    fill(&r, rows, R * ROW_LEN, 0.2f, 1);
+    for (int ki = 0; ki < n; ki++) {
+        const drift_feature_key *K = &k[ki];
+        size_t no = (size_t)R * K->tokens * K->dim;
+        float *out = drift_alloc(no, sizeof(float)), *g = drift_alloc(no, sizeof(float));
+        float *dr = drift_alloc(R * ROW_LEN, sizeof(float));
+        fill(&r, g, no, 0, 1);
+        drift_feature_key_forward(K, maps, rows, ROW_LEN, R, out);
+        /* spot-check one token per row directly */
+        if (K->map >= 0) {
+            const drift_fmap *f = &maps[K->map];
+            int64_t t = K->tokens - 1, c = K->dim - 1;
+            int win = K->win == 0 ? f->h : K->win;
+            int per_row = K->win == 0 ? 1 : f->w / win;
+            int y0 = (int)(t / per_row) * win, x0 = (int)(t % per_row) * win;
+            double s = 0, s2 = 0, cnt = (double)win * (K->win == 0 ? f->w : win);
+            for (int y = y0; y < y0 + win; y++)
+                for (int x = x0; x < x0 + (K->win == 0 ? f->w : win); x++) {
+                    double v = rows[ROW_LEN + f->offset + (size_t)c * f->h * f->w + (size_t)y * f->w + x];
+                    s += v;
+                    s2 += v * v;
+                }
+            double mean = s / cnt, want = K->std ? sqrt(s2 / cnt - mean * mean + 1e-6) : mean;
+            CHECK_CLOSE(out[(K->tokens + t) * K->dim + c], want, 1e-5, 1e-4);
+        }
+        drift_feature_key_backward(K, maps, rows, ROW_LEN, R, g, dr);
+        double worst = 0;
+        for (int e = 0; e < R * ROW_LEN; e += 7) {
+            float keep = rows[e];
+            double lp = 0, lm = 0;
+            const float h = 1e-2f;
+            rows[e] = keep + h;
+            drift_feature_key_forward(K, maps, rows, ROW_LEN, R, out);
+            for (size_t q = 0; q < no; q++) lp += (double)out[q] * g[q];
+            rows[e] = keep - h;
+            drift_feature_key_forward(K, maps, rows, ROW_LEN, R, out);
+            for (size_t q = 0; q < no; q++) lm += (double)out[q] * g[q];
+            rows[e] = keep;
+            double fd = (lp - lm) / (2 * h);
+            worst = fmax(worst, fabs(fd - dr[e]) / (1e-2 + fabs(fd)));
+        }
+        CHECK_MSG(worst < 2e-2, "key %s: finite-difference mismatch %.3g", K->name, worst);
+        drift_free(out); drift_free(g); drift_free(dr);
+    }
+}
+
+int main(void)
+{
+    RUN(test_release_loss_matches_float64_transcription);
+    RUN(test_release_loss_matches_field_engine);
+    RUN(test_release_loss_thread_independent);
+    RUN(test_release_loss_refuses_bad_input);
+    RUN(test_keys_spec);
+    RUN(test_keys_forward_backward);
+    return TEST_SUMMARY();
+}
