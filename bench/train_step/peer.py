@@ -82,6 +82,112 @@ class ConvGenerator(nn.Module):
         return torch.tanh(self.out(h))
 
 
+class RMSNorm(nn.Module):
+    """x · rsqrt(mean(x²) + eps) · weight over the last dimension (weight optional)."""
+
+    def __init__(self, dim=None, eps=1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim)) if dim else None
+
+    def forward(self, x):
+        y = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+        return y * self.weight if self.weight is not None else y
+
+
+def rope(x, cos, sin):
+    """Interleaved-pair rotation of x (B, S, H, HD) by the (S, HD/2) table."""
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    c, s = cos[None, :, None, :], sin[None, :, None, :]
+    return torch.stack([x0 * c - x1 * s, x0 * s + x1 * c], dim=-1).flatten(-2)
+
+
+def rope2d_table(tokens, gh, gw, hd, base=100.0):
+    """src/models/dit.c: in-context tokens at (0, 0), patch (i, j) at (i + 1, j + 1); the first
+    HD/4 pairs turn with the row, the last HD/4 with the column, pair k at base^(-k/(HD/4))."""
+    rows = [0] * tokens + [t // gw + 1 for t in range(gh * gw)]
+    cols = [0] * tokens + [t % gw + 1 for t in range(gh * gw)]
+    q = hd // 4
+    freq = torch.tensor([base ** (-k / q) for k in range(q)], dtype=torch.float64)
+    r = torch.tensor(rows, dtype=torch.float64)[:, None] * freq[None, :]
+    c = torch.tensor(cols, dtype=torch.float64)[:, None] * freq[None, :]
+    ang = torch.cat([r, c], dim=1)
+    return torch.cos(ang).float(), torch.sin(ang).float()
+
+
+class DiTBlock(nn.Module):
+    """adaLN-zero block: x += g1·attn(mod1(RMS(x))); x += g2·SwiGLU(mod2(RMS(x)))"""
+
+    def __init__(self, dim, hidden, heads):
+        super().__init__()
+        self.heads, self.hd = heads, dim // heads
+        self.ada = nn.Linear(dim, 6 * dim)
+        nn.init.zeros_(self.ada.weight)
+        nn.init.zeros_(self.ada.bias)
+        self.q, self.k, self.v, self.o = (nn.Linear(dim, dim, bias=False) for _ in range(4))
+        self.q_norm, self.k_norm = RMSNorm(self.hd), RMSNorm(self.hd)
+        self.w1 = nn.Linear(dim, hidden, bias=False)
+        self.w3 = nn.Linear(dim, hidden, bias=False)
+        self.w2 = nn.Linear(hidden, dim, bias=False)
+        self.norm = RMSNorm()
+
+    def forward(self, x, cs, cos, sin):
+        B, S, D = x.shape
+        sh1, sc1, g1, sh2, sc2, g2 = self.ada(cs)[:, None, :].chunk(6, dim=-1)
+        h = self.norm(x) * (1 + sc1) + sh1
+        q = rope(self.q_norm(self.q(h).view(B, S, self.heads, self.hd)), cos, sin).transpose(1, 2)
+        k = rope(self.k_norm(self.k(h).view(B, S, self.heads, self.hd)), cos, sin).transpose(1, 2)
+        v = self.v(h).view(B, S, self.heads, self.hd).transpose(1, 2)
+        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.hd), dim=-1)
+        o = (att @ v).transpose(1, 2).reshape(B, S, D)
+        x = x + g1 * self.o(o)
+        h = self.norm(x) * (1 + sc2) + sh2
+        return x + g2 * self.w2(F.silu(self.w1(h)) * self.w3(h))
+
+
+class DiTGenerator(nn.Module):
+    """src/models/dit.c layer for layer (dit-t defaults)."""
+
+    def __init__(self, n_classes=10, freqs=8, channels=1, size=28, patch=4, dim=128, hidden=352,
+                 heads=4, depth=4, tokens=4, style=32, vocab=64):
+        super().__init__()
+        self.c, self.size, self.p, self.tokens, self.style, self.vocab = channels, size, patch, tokens, style, vocab
+        self.g = size // patch
+        pd = channels * patch * patch
+        self.cond = Cond(n_classes, dim, freqs)
+        self.style_emb = nn.Embedding(vocab, dim)
+        self.ctx = nn.Parameter(torch.randn(tokens, dim) * 0.02)
+        self.patch_embed = nn.Linear(pd, dim)
+        self.blocks = nn.ModuleList(DiTBlock(dim, hidden, heads) for _ in range(depth))
+        self.final_ada = nn.Linear(dim, 2 * dim)
+        nn.init.zeros_(self.final_ada.weight)
+        nn.init.zeros_(self.final_ada.bias)
+        self.final_linear = nn.Linear(dim, pd)
+        self.norm = RMSNorm()
+        cos, sin = rope2d_table(tokens, self.g, self.g, dim // heads)
+        self.register_buffer("cos", cos)
+        self.register_buffer("sin", sin)
+
+    def style_indices(self, u):
+        phi = 0.5 * torch.special.erfc(-u.double() / math.sqrt(2.0))
+        return torch.floor(self.vocab * phi).long().clamp(0, self.vocab - 1)
+
+    def forward(self, z, labels, alpha):
+        B, C, n, p, g = z.shape[0], self.c, self.size, self.p, self.g
+        chw = C * n * n
+        c = self.cond(labels, alpha) + self.style_emb(self.style_indices(z[:, chw:])).sum(1)
+        cs = F.silu(c)
+        img = z[:, :chw].reshape(B, C, g, p, g, p)
+        e = self.patch_embed(img.permute(0, 2, 4, 1, 3, 5).reshape(B, g * g, C * p * p))
+        x = torch.cat([self.ctx[None] + c[:, None], e], dim=1)
+        for blk in self.blocks:
+            x = blk(x, cs, self.cos, self.sin)
+        sh, sc = self.final_ada(cs)[:, None, :].chunk(2, dim=-1)
+        o = self.final_linear(self.norm(x) * (1 + sc) + sh)[:, self.tokens:]
+        o = o.reshape(B, g, g, C, p, p).permute(0, 3, 1, 4, 2, 5).reshape(B, C, n, n)
+        return torch.tanh(o)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", default="256,640")

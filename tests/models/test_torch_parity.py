@@ -1,7 +1,7 @@
 """The drift models against PyTorch, through libdrift ($DRIFT_LIB) and ctypes.
 
-The conv generator of bench/train_step/peer.py (the benchmark's PyTorch peer) and a PyTorch
-classifier get drift's parameters copied in by tensor name; then outputs, classifier
+The conv and DiT generators of bench/train_step/peer.py (the benchmark's PyTorch peer) and a
+PyTorch classifier get drift's parameters copied in by tensor name; then outputs, classifier
 features and every parameter gradient must agree. This checks the C layers against an
 independent implementation (group norm, FiLM, upsampling, strided conv, max pool, ...) and
 that the benchmark compares the same network.
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "bench", "train_step"))
-from peer import ConvGenerator  # noqa: E402
+from peer import ConvGenerator, DiTGenerator  # noqa: E402
 
 MAX_WIDTHS = 8
 
@@ -28,7 +28,9 @@ class Config(ctypes.Structure):  # drift_model_config
                 ("n_widths", ctypes.c_int), ("widths", ctypes.c_int * MAX_WIDTHS),
                 ("depth", ctypes.c_int), ("groups", ctypes.c_int), ("n_classes", ctypes.c_int),
                 ("use_alpha", ctypes.c_int), ("cond_dim", ctypes.c_int),
-                ("alpha_freqs", ctypes.c_int), ("out_tanh", ctypes.c_int)]
+                ("alpha_freqs", ctypes.c_int), ("out_tanh", ctypes.c_int),
+                ("patch", ctypes.c_int), ("heads", ctypes.c_int), ("tokens", ctypes.c_int),
+                ("style", ctypes.c_int), ("style_vocab", ctypes.c_int)]
 
 
 class Tensor(ctypes.Structure):  # drift_param_tensor
@@ -63,6 +65,7 @@ lib.drift_model_backward.argtypes = [ctypes.POINTER(Model), FP]
 lib.drift_model_zero_grad.argtypes = [ctypes.POINTER(Model)]
 lib.drift_model_features.argtypes = [ctypes.POINTER(Model), FP, ctypes.c_int, FP, FP]
 lib.drift_model_free.argtypes = [ctypes.POINTER(Model)]
+lib.drift_model_config_dit.argtypes = [ctypes.c_char_p, ctypes.POINTER(Config)]
 
 passed = failed = 0
 
@@ -166,6 +169,64 @@ def conv_generator(depth, widths):
     lib.drift_model_free(m)
 
 
+def dit_generator(size, **over):
+    """A DiT (dit-t, or dit-t with fields overridden) against peer.DiTGenerator."""
+    cfg = Config()
+    ok(lib.drift_model_config_dit(size.encode(), ctypes.byref(cfg)), "config")
+    cfg.n_classes, cfg.use_alpha = 10, 1
+    for k, v in over.items():
+        if k == "dim":
+            cfg.widths[0] = v
+        elif k == "hidden":
+            cfg.widths[1] = v
+        else:
+            setattr(cfg, k, v)
+    B = 6
+    m, params, grads, tensors = create(cfg, B, 21)
+    net = DiTGenerator(dim=cfg.widths[0], hidden=cfg.widths[1], heads=cfg.heads, depth=cfg.depth,
+                       patch=cfg.patch, tokens=cfg.tokens, style=cfg.style, vocab=cfg.style_vocab)
+    mapping = {"cond.class_emb": "cond.emb.weight", "style_emb": "style_emb.weight",
+               "ctx_tokens": "ctx"}
+    for fc in ("fc1", "fc2"):
+        for p in ("weight", "bias"):
+            mapping["cond.alpha.%s.%s" % (fc, p)] = "cond.%s.%s" % (fc, p)
+    for p in ("weight", "bias"):
+        mapping["patch_embed." + p] = "patch_embed." + p
+        mapping["final.ada." + p] = "final_ada." + p
+        mapping["final.linear." + p] = "final_linear." + p
+    for n in range(cfg.depth):
+        for p in ("weight", "bias"):
+            mapping["blk%d.ada.%s" % (n, p)] = "blocks.%d.ada.%s" % (n, p)
+        for w in ("q", "k", "v", "o"):
+            mapping["blk%d.attn.%s.weight" % (n, w)] = "blocks.%d.%s.weight" % (n, w)
+        for w in ("q_norm", "k_norm"):
+            mapping["blk%d.attn.%s" % (n, w)] = "blocks.%d.%s.weight" % (n, w)
+        for w in ("w1", "w3", "w2"):
+            mapping["blk%d.mlp.%s.weight" % (n, w)] = "blocks.%d.%s.weight" % (n, w)
+    copy_into(net, mapping, params, tensors)
+
+    rng = np.random.default_rng(9)
+    nd = m.contents.in_dim
+    z = rng.normal(size=(B, nd)).astype(np.float32)
+    labels = (np.arange(B) % 10).astype(np.int32)
+    labels[2] = -1
+    alpha = rng.uniform(1, 4, B).astype(np.float32)
+    dout = rng.normal(size=(B, 784)).astype(np.float32)
+    out = np.zeros((B, 784), np.float32)
+    ok(lib.drift_model_forward(m, fp(z), labels.ctypes.data_as(IP), fp(alpha), B, fp(out)), "forward")
+    lib.drift_model_zero_grad(m)
+    ok(lib.drift_model_backward(m, fp(dout)), "backward")
+
+    t_labels = torch.from_numpy(np.where(labels < 0, 10, labels).astype(np.int64))
+    x = net(torch.from_numpy(z), t_labels, torch.from_numpy(alpha))
+    x.backward(torch.from_numpy(dout).view(B, 1, 28, 28))
+    what = "dit %s %s" % (size, over)
+    err = np.abs(out - x.detach().numpy().reshape(B, 784)).max()
+    check(err < 1e-4, "%s: output differs from torch by %.2g" % (what, err))
+    compare_grads(net, mapping, grads, tensors, what)
+    lib.drift_model_free(m)
+
+
 class Classifier(nn.Module):
     def __init__(self):
         super().__init__()
@@ -209,6 +270,8 @@ def classifier():
 torch.manual_seed(0)
 conv_generator(1, [64, 32])
 conv_generator(2, [16, 16])
+dit_generator("dit-t")
+dit_generator("dit-t", patch=7, tokens=2, depth=2, dim=64, hidden=96, heads=2, style=8, style_vocab=5)
 classifier()
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
