@@ -34,13 +34,12 @@
 #include <stdint.h>
 
 #include "drift/field.h"
+#include "drift/models.h"
 #include "drift/train.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-struct drift_model;
 
 /* ---- the released loss, batched ---------------------------------------------------------- */
 typedef struct drift_release_opts {
@@ -66,13 +65,7 @@ int drift_release_loss(const drift_release_opts *o, int64_t B, int64_t block, in
                        const float *pos, float *grad, drift_release_result *res);
 
 /* ---- feature keys -------------------------------------------------------------------------- */
-/* One feature map of an encoder's output row (see drift_model_feature_maps). */
-typedef struct drift_fmap {
-    char name[24];
-    size_t offset;            /* floats into an output row */
-    int c, h, w;              /* channel-major (c, h, w) */
-} drift_fmap;
-
+/* Keys read the encoder's feature maps (drift_feature_map, drift/models.h). */
 #define DRIFT_MAX_FEATURE_KEYS 64
 
 typedef struct drift_feature_key {
@@ -89,16 +82,16 @@ typedef struct drift_feature_key {
  * such a pool is an error. image_dim: floats per raw image (the global key). The release's keys
  * are DRIFT_FEATURE_KEYS_RELEASE. */
 #define DRIFT_FEATURE_KEYS_RELEASE "global,*.tokens,*.mean,*.std,*.mean2,*.std2,*.mean4,*.std4"
-int drift_feature_keys_build(const char *spec, const drift_fmap *maps, int n_maps, int64_t image_dim,
+int drift_feature_keys_build(const char *spec, const drift_feature_map *maps, int n_maps, int64_t image_dim,
                              drift_feature_key *keys, int max_keys, int *n_keys);
 
 /* Token values of one key for n rows: rows of the encoder's output (row_len floats each; the raw
  * images for the global key, row_len = image_dim) → out (n, tokens, dim). */
-void drift_feature_key_forward(const drift_feature_key *k, const drift_fmap *maps, const float *rows,
+void drift_feature_key_forward(const drift_feature_key *k, const drift_feature_map *maps, const float *rows,
                                int64_t row_len, int64_t n, float *out);
 /* Backward of drift_feature_key_forward: adds ∂L/∂rows for dout (n, tokens, dim), given the same
  * rows (std needs them). */
-void drift_feature_key_backward(const drift_feature_key *k, const drift_fmap *maps, const float *rows,
+void drift_feature_key_backward(const drift_feature_key *k, const drift_feature_map *maps, const float *rows,
                                 int64_t row_len, int64_t n, const float *dout, float *drows);
 
 /* ---- the step's loss ----------------------------------------------------------------------- */
@@ -107,7 +100,7 @@ typedef struct drift_feature_loss_config {
     int scope_group;          /* 0: S and λ over the whole step (release); 1: per class group */
     const drift_feature_key *keys;
     int n_keys;
-    const drift_fmap *maps;   /* the encoder's maps (n_maps); NULL / 0 with only the global key */
+    const drift_feature_map *maps;   /* the encoder's maps (n_maps); NULL / 0 with only the global key */
     int n_maps;
 } drift_feature_loss_config;
 

@@ -17,7 +17,7 @@
 #include "drift/error.h"
 #include "drift/features.h"
 #include "drift/models.h"
-#include "trainer_internal.h"
+#include "loss_internal.h"
 
 #define MASK_VAL 100.0f   /* the release's soft self-mask on normalized distances */
 #define DIST_EPS 1e-8f    /* cdist clips squared distances here */
@@ -225,7 +225,7 @@ static const struct {
              {"std2", 2, 1},   {"mean4", 4, 0}, {"std4", 4, 1}};
 #define N_POOLS ((int)(sizeof pools / sizeof pools[0]))
 
-static int key_add(drift_feature_key *keys, int max_keys, int *n, const drift_fmap *maps, int m, int p)
+static int key_add(drift_feature_key *keys, int max_keys, int *n, const drift_feature_map *maps, int m, int p)
 {
     if (*n >= max_keys) return drift_error(DRIFT_EINVAL, "feature keys: more than %d keys", max_keys);
     for (int i = 0; i < *n; i++)
@@ -233,7 +233,7 @@ static int key_add(drift_feature_key *keys, int max_keys, int *n, const drift_fm
             return DRIFT_OK; /* a key named twice counts once */
     drift_feature_key *k = &keys[(*n)++];
     memset(k, 0, sizeof *k);
-    const drift_fmap *f = &maps[m];
+    const drift_feature_map *f = &maps[m];
     k->map = m;
     k->win = pools[p].win;
     k->std = pools[p].std;
@@ -251,7 +251,7 @@ static int key_add(drift_feature_key *keys, int max_keys, int *n, const drift_fm
     return DRIFT_OK;
 }
 
-int drift_feature_keys_build(const char *spec, const drift_fmap *maps, int n_maps, int64_t image_dim,
+int drift_feature_keys_build(const char *spec, const drift_feature_map *maps, int n_maps, int64_t image_dim,
                              drift_feature_key *keys, int max_keys, int *n_keys)
 {
     if (!spec || !keys || !n_keys || image_dim < 1 || n_maps < 0 || (n_maps > 0 && !maps))
@@ -314,7 +314,7 @@ int drift_feature_keys_build(const char *spec, const drift_fmap *maps, int n_map
 }
 
 /* Window geometry of token f of a pooled key: top-left corner and size. */
-static void key_window(const drift_feature_key *k, const drift_fmap *f, int64_t t, int *y0, int *x0, int *wy, int *wx)
+static void key_window(const drift_feature_key *k, const drift_feature_map *f, int64_t t, int *y0, int *x0, int *wy, int *wx)
 {
     if (k->win == 0) { *y0 = 0; *x0 = 0; *wy = f->h; *wx = f->w; return; }
     const int per_row = f->w / k->win;
@@ -323,7 +323,7 @@ static void key_window(const drift_feature_key *k, const drift_fmap *f, int64_t 
     *wy = *wx = k->win;
 }
 
-void drift_feature_key_forward(const drift_feature_key *k, const drift_fmap *maps, const float *rows,
+void drift_feature_key_forward(const drift_feature_key *k, const drift_feature_map *maps, const float *rows,
                                int64_t row_len, int64_t n, float *out)
 {
     const int64_t F = k->tokens, S = k->dim;
@@ -331,7 +331,7 @@ void drift_feature_key_forward(const drift_feature_key *k, const drift_fmap *map
         for (int64_t r = 0; r < n; r++) memcpy(out + r * S, rows + r * row_len, (size_t)S * sizeof(float));
         return;
     }
-    const drift_fmap *f = &maps[k->map];
+    const drift_feature_map *f = &maps[k->map];
     const int64_t hw = (int64_t)f->h * f->w;
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < n; r++) {
@@ -365,7 +365,7 @@ void drift_feature_key_forward(const drift_feature_key *k, const drift_fmap *map
     }
 }
 
-void drift_feature_key_backward(const drift_feature_key *k, const drift_fmap *maps, const float *rows,
+void drift_feature_key_backward(const drift_feature_key *k, const drift_feature_map *maps, const float *rows,
                                 int64_t row_len, int64_t n, const float *dout, float *drows)
 {
     const int64_t F = k->tokens, S = k->dim;
@@ -374,7 +374,7 @@ void drift_feature_key_backward(const drift_feature_key *k, const drift_fmap *ma
             for (int64_t s = 0; s < S; s++) drows[r * row_len + s] += dout[r * S + s];
         return;
     }
-    const drift_fmap *f = &maps[k->map];
+    const drift_feature_map *f = &maps[k->map];
     const int64_t hw = (int64_t)f->h * f->w;
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < n; r++) {
@@ -417,4 +417,175 @@ void drift_feature_key_backward(const drift_feature_key *k, const drift_fmap *ma
             }
         }
     }
+}
+
+/* ---- the step's loss ----------------------------------------------------------------------- */
+
+/* (rows = groups × per, F, S) token values → problems (groups × F, per, S). */
+static void to_problems(const float *tok, int64_t groups, int64_t per, int64_t F, int64_t S, float *prob)
+{
+#pragma omp parallel for schedule(static)
+    for (int64_t g = 0; g < groups; g++)
+        for (int64_t i = 0; i < per; i++)
+            for (int64_t f = 0; f < F; f++)
+                memcpy(prob + (((g * F + f) * per) + i) * S, tok + ((g * per + i) * F + f) * S,
+                       (size_t)S * sizeof(float));
+}
+
+static void from_problems(const float *prob, int64_t groups, int64_t per, int64_t F, int64_t S, float *tok)
+{
+#pragma omp parallel for schedule(static)
+    for (int64_t g = 0; g < groups; g++)
+        for (int64_t i = 0; i < per; i++)
+            for (int64_t f = 0; f < F; f++)
+                memcpy(tok + ((g * per + i) * F + f) * S, prob + (((g * F + f) * per) + i) * S,
+                       (size_t)S * sizeof(float));
+}
+
+/* Encoder forward over n rows in chunks of its max batch; out (n, out_dim). */
+static int encode_rows(drift_model *enc, const float *img, int64_t n, float *out)
+{
+    for (int64_t r = 0; r < n; r += enc->max_batch) {
+        int b = (int)(n - r < enc->max_batch ? n - r : enc->max_batch);
+        int st = drift_model_forward(enc, img + r * enc->in_dim, NULL, NULL, b, out + r * enc->out_dim);
+        if (st) return drift_error_context(st, "feature encoder");
+    }
+    return DRIFT_OK;
+}
+
+int drift_feature_loss(const drift_feature_loss_config *cfg, drift_model *encoder, const float *x, int64_t d,
+                       const drift_class_group *groups, int n_groups, float *grad, drift_loss_stats *stats,
+                       drift_feature_key_stats *key_stats)
+{
+    if (!cfg || !x || !groups || !grad || !stats || n_groups < 1 || d < 1 || cfg->n_keys < 1 || !cfg->keys)
+        return drift_error(DRIFT_EINVAL, "feature loss: missing arguments");
+    const int64_t G = groups[0].n_gen, P = groups[0].n_pos, N = groups[0].n_unc;
+    for (int g = 0; g < n_groups; g++) {
+        if (groups[g].n_gen != G || groups[g].n_pos != P || groups[g].n_unc != N)
+            return drift_error(DRIFT_EINVAL,
+                               "feature-space loss: every class group needs the same numbers of generated, "
+                               "positive and unconditional rows (group %d differs)", g);
+        if (G < 1 || P < 1 || !groups[g].pos || (N > 0 && !groups[g].unc))
+            return drift_error(DRIFT_EINVAL, "class group %d has no generated rows or no positives", g);
+    }
+    int need_enc = 0;
+    for (int k = 0; k < cfg->n_keys; k++) {
+        if (cfg->keys[k].map >= cfg->n_maps)
+            return drift_error(DRIFT_EINVAL, "feature key %s: no such map", cfg->keys[k].name);
+        if (cfg->keys[k].map < 0 && cfg->keys[k].dim != d)
+            return drift_error(DRIFT_EINVAL, "feature key global: %lld values, the images have %lld",
+                               (long long)cfg->keys[k].dim, (long long)d);
+        need_enc |= cfg->keys[k].map >= 0;
+    }
+    if (need_enc && (!encoder || encoder->in_dim != d))
+        return drift_error(DRIFT_EINVAL, encoder ? "feature loss: the encoder takes %lld values per image, the images have %lld"
+                                                 : "feature loss: keys of encoder maps need an encoder",
+                           (long long)(encoder ? encoder->in_dim : 0), (long long)d);
+    if (need_enc && encoder->max_batch < n_groups * G)
+        return drift_error(DRIFT_EINVAL, "feature loss: the encoder's batch %d is smaller than the %lld generated rows",
+                           encoder->max_batch, (long long)(n_groups * G));
+    memset(stats, 0, sizeof *stats);
+    const int64_t ng = n_groups, n_gen = ng * G, n_fix = ng * (P + N);
+    const int64_t L = need_enc ? encoder->out_dim : 0;
+    int64_t max_tok = 1;
+    for (int k = 0; k < cfg->n_keys; k++)
+        if (cfg->keys[k].tokens * cfg->keys[k].dim > max_tok) max_tok = cfg->keys[k].tokens * cfg->keys[k].dim;
+    float *fix_img = drift_alloc((size_t)(n_fix * d), sizeof(float));
+    float *e_fix = need_enc ? drift_alloc((size_t)(n_fix * L), sizeof(float)) : NULL;
+    float *e_gen = need_enc ? drift_alloc((size_t)(n_gen * L), sizeof(float)) : NULL;
+    float *de_gen = need_enc ? drift_alloc((size_t)(n_gen * L), sizeof(float)) : NULL;
+    float *dx = need_enc ? drift_alloc((size_t)(n_gen * d), sizeof(float)) : NULL;
+    float *tok = drift_alloc((size_t)((n_gen > n_fix ? n_gen : n_fix) * max_tok), sizeof(float));
+    float *pg = drift_alloc((size_t)(n_gen * max_tok), sizeof(float));
+    float *pgrad = drift_alloc((size_t)(n_gen * max_tok), sizeof(float));
+    float *pp = drift_alloc((size_t)(ng * P * max_tok), sizeof(float));
+    float *pn = N ? drift_alloc((size_t)(ng * N * max_tok), sizeof(float)) : NULL;
+    int64_t max_f = 1;
+    for (int k = 0; k < cfg->n_keys; k++) max_f = cfg->keys[k].tokens > max_f ? cfg->keys[k].tokens : max_f;
+    float *nw = drift_alloc((size_t)(ng * max_f), sizeof(float));
+    int st = DRIFT_OK;
+    if (!fix_img || !tok || !pg || !pgrad || !pp || (N && !pn) || !nw ||
+        (need_enc && (!e_fix || !e_gen || !de_gen || !dx))) {
+        st = DRIFT_ENOMEM;
+        goto done;
+    }
+    /* fixed rows: every group's positives, then every group's unconditional negatives */
+    for (int64_t g = 0; g < ng; g++) {
+        memcpy(fix_img + g * P * d, groups[g].pos, (size_t)(P * d) * sizeof(float));
+        if (N) memcpy(fix_img + (ng * P + g * N) * d, groups[g].unc, (size_t)(N * d) * sizeof(float));
+    }
+    if (need_enc) {
+        /* the generated rows last: their forward is the one backward_input goes back through */
+        if ((st = encode_rows(encoder, fix_img, n_fix, e_fix))) goto done;
+        if ((st = drift_model_forward(encoder, x, NULL, NULL, (int)n_gen, e_gen))) {
+            drift_error_context(st, "feature encoder");
+            goto done;
+        }
+    }
+    memset(grad, 0, (size_t)(n_gen * d) * sizeof(float));
+    int report = 0; /* the key whose scale and temperatures the stats report: global if present */
+    for (int k = 0; k < cfg->n_keys; k++)
+        if (cfg->keys[k].map < 0) { report = k; break; }
+    double loss = 0;
+    for (int k = 0; k < cfg->n_keys && !st; k++) {
+        const drift_feature_key *K = &cfg->keys[k];
+        const int64_t F = K->tokens, S = K->dim, B = ng * F;
+        const float *gsrc = K->map < 0 ? x : e_gen, *fsrc = K->map < 0 ? fix_img : e_fix;
+        const int64_t rl = K->map < 0 ? d : L;
+        drift_feature_key_forward(K, cfg->maps, gsrc, rl, n_gen, tok);
+        to_problems(tok, ng, G, F, S, pg);
+        drift_feature_key_forward(K, cfg->maps, fsrc, rl, ng * P, tok);
+        to_problems(tok, ng, P, F, S, pp);
+        if (N) {
+            drift_feature_key_forward(K, cfg->maps, fsrc + ng * P * rl, rl, ng * N, tok);
+            to_problems(tok, ng, N, F, S, pn);
+        }
+        for (int64_t g = 0; g < ng; g++)
+            for (int64_t f = 0; f < F; f++) nw[g * F + f] = groups[g].unc_weight;
+        drift_release_result res;
+        st = drift_release_loss(&cfg->release, B, cfg->scope_group ? F : B, G, N, P, S, pg, pn, N ? nw : NULL, pp,
+                                pgrad, &res);
+        if (st) {
+            drift_error_context(st, "feature key %s", K->name);
+            break;
+        }
+        loss += res.loss;
+        if (key_stats) key_stats[k].loss = res.loss, key_stats[k].scale = res.scale;
+        if (k == report) {
+            for (int t = 0; t < cfg->release.n_r; t++) stats->tau_rms[t] = res.r_rms[t];
+            stats->feature_scale = res.scale;
+            stats->v_rms = res.v_rms;
+        }
+        from_problems(pgrad, ng, G, F, S, tok);
+        if (K->map < 0) drift_feature_key_backward(K, cfg->maps, x, d, n_gen, tok, grad);
+        else drift_feature_key_backward(K, cfg->maps, e_gen, L, n_gen, tok, de_gen); /* de_gen starts zeroed */
+    }
+    if (!st && need_enc) {
+        if ((st = drift_model_backward_input(encoder, de_gen, dx))) {
+            drift_error_context(st, "feature encoder backward");
+            goto done;
+        }
+        for (int64_t k = 0; k < n_gen * d; k++) grad[k] += dx[k];
+    }
+    if (!st) {
+        stats->loss = loss;
+        double gs = 0, ps = 0, dups = 0;
+        for (int64_t g = 0; g < ng; g++) {
+            double p = loss_spread(groups[g].pos, P, d, 0, NULL);
+            int64_t nd = 0;
+            gs += loss_spread(x + g * G * d, G, d, 0.01 * p, &nd) / (double)ng;
+            ps += p / (double)ng;
+            dups += (double)nd;
+        }
+        stats->gen_spread = gs;
+        stats->pos_spread = ps;
+        stats->diversity = ps > 0 ? gs / ps : 0;
+        stats->dup_frac = dups / (double)n_gen;
+        if (!isfinite(loss) || !drift_all_finite_f32(grad, (size_t)(n_gen * d)))
+            st = drift_error(DRIFT_ENUMERIC, "the feature-space loss or its gradient is not finite");
+    }
+done:
+    drift_free(fix_img); drift_free(e_fix); drift_free(e_gen); drift_free(de_gen); drift_free(dx);
+    drift_free(tok); drift_free(pg); drift_free(pgrad); drift_free(pp); drift_free(pn); drift_free(nw);
+    return st;
 }

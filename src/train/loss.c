@@ -41,7 +41,7 @@ double drift_guidance_sample_alpha(double u, double alpha_max)
 
 /* Mean pairwise distance among rows, and the count of rows whose nearest other row is closer
  * than `close` (near-duplicates). O(n²d): groups are small (tens to hundreds of rows). */
-static double spread(const float *x, int64_t n, int64_t d, double close, int64_t *n_close)
+double loss_spread(const float *x, int64_t n, int64_t d, double close, int64_t *n_close)
 {
     double sum = 0;
     int64_t pairs = 0, dup = 0;
@@ -137,9 +137,9 @@ int drift_loss_partial(const drift_field_config *field, drift_objective obj, con
         }
         vsq += field->drift_norm ? raw * (double)G->n_gen : gsq / (double)d;
         scale += s / ng_step;
-        double ps = spread(G->pos, G->n_pos, d, 0, NULL);
+        double ps = loss_spread(G->pos, G->n_pos, d, 0, NULL);
         int64_t nd = 0;
-        gen_spread += spread(xg, G->n_gen, d, 0.01 * ps, &nd) / ng_step;
+        gen_spread += loss_spread(xg, G->n_gen, d, 0.01 * ps, &nd) / ng_step;
         pos_spread += ps / ng_step;
         dups += (double)nd;
         off += G->n_gen;

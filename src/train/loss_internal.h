@@ -30,4 +30,8 @@ int drift_loss_partial(const drift_field_config *field, drift_objective obj, con
                        float *grad, double *sums);
 void drift_loss_finish(const double *sums, int n_tau, int64_t step_rows, drift_loss_stats *stats);
 
+/* Mean pairwise distance among n rows of x (n × d), and in *n_close (may be NULL) the rows whose
+ * nearest other row is closer than `close` (near-copies): the diversity statistics. */
+double loss_spread(const float *x, int64_t n, int64_t d, double close, int64_t *n_close);
+
 #endif

@@ -8,7 +8,9 @@
 
 #include "drift/core.h"
 #include "drift/features.h"
+#include "drift/models.h"
 #include "drift/rng.h"
+#include "drift/train.h"
 #include "test.h"
 
 /* drift_loss.py in float64, line by line: gen (B,G,S), neg (B,N,S) with weight w[b], pos (B,P,S).
@@ -230,7 +232,7 @@ static void test_release_loss_refuses_bad_input(void)
     CHECK(drift_release_loss(&o, 1, 1, 1, 0, 1, 2, x, NULL, NULL, x, gr, &res) == DRIFT_EINVAL);
 }
 
-static const drift_fmap maps[] = {{"conv1", 0, 3, 8, 8}, {"layer1", 192, 4, 4, 4}, {"layer2", 256, 5, 2, 2}};
+static const drift_feature_map maps[] = {{"conv1", 0, 3, 8, 8}, {"layer1", 192, 4, 4, 4}, {"layer2", 256, 5, 2, 2}};
 #define ROW_LEN 276
 
 static void test_keys_spec(void)
@@ -281,7 +283,7 @@ static void test_keys_forward_backward(void)
         drift_feature_key_forward(K, maps, rows, ROW_LEN, R, out);
         /* spot-check one token per row directly */
         if (K->map >= 0) {
-            const drift_fmap *f = &maps[K->map];
+            const drift_feature_map *f = &maps[K->map];
             int64_t t = K->tokens - 1, c = K->dim - 1;
             int win = K->win == 0 ? f->h : K->win;
             int per_row = K->win == 0 ? 1 : f->w / win;
@@ -317,6 +319,142 @@ static void test_keys_forward_backward(void)
     }
 }
 
+
+/* A small encoder on 8×8 images and a step of 3 class groups. */
+enum { FG = 3, FGEN = 6, FPOS = 7, FUNC = 4, FD = 64 };
+
+static drift_model *small_encoder(void)
+{
+    drift_model_config c;
+    drift_model_config_default(DRIFT_MODEL_ENCODER, &c);
+    c.channels = 1, c.height = 8, c.width = 8, c.n_widths = 3;
+    c.widths[0] = 4, c.widths[1] = 8, c.widths[2] = 8;
+    c.depth = 1, c.groups = 2;
+    drift_model *m = NULL;
+    CHECK_OK(drift_model_create(&c, FG * (FPOS + FUNC), &m));
+    if (m) CHECK_OK(drift_model_init_params(m, 5));
+    return m;
+}
+
+static void make_step(drift_rng *r, float *x, float *pos, float *unc, drift_class_group *g, float w0)
+{
+    fill(r, x, FG * FGEN * FD, 0, 0.5f);
+    fill(r, pos, FG * FPOS * FD, 0.2f, 0.5f);
+    fill(r, unc, FG * FUNC * FD, 0, 0.6f);
+    for (int i = 0; i < FG; i++)
+        g[i] = (drift_class_group){FGEN, FPOS, pos + i * FPOS * FD, FUNC, unc + i * FUNC * FD, w0 * (float)i};
+}
+
+/* The multi-key loss is the sum of the single-key losses, and its gradient the sum of theirs
+ * (the release sums per-key losses; gradients pass through the pooling and the encoder). */
+static void test_feature_loss_is_sum_of_keys(void)
+{
+    drift_model *enc = small_encoder();
+    if (!enc) return;
+    drift_feature_map maps[8];
+    int nm = drift_model_feature_maps(enc, maps, 8);
+    CHECK(nm == 3);
+    drift_feature_key keys[DRIFT_MAX_FEATURE_KEYS];
+    int nk = 0;
+    CHECK_OK(drift_feature_keys_build(DRIFT_FEATURE_KEYS_RELEASE, maps, nm, FD, keys, DRIFT_MAX_FEATURE_KEYS, &nk));
+    drift_rng r;
+    drift_rng_init(&r, 21, 0);
+    static float x[FG * FGEN * FD], pos[FG * FPOS * FD], unc[FG * FUNC * FD], grad[FG * FGEN * FD],
+        one[FG * FGEN * FD], sum[FG * FGEN * FD];
+    drift_class_group g[FG];
+    make_step(&r, x, pos, unc, g, 0.6f); /* weights 0, 0.6, 1.2 */
+    drift_feature_loss_config cfg = {.release = {.n_r = 3, .r = {0.02, 0.05, 0.2}, .floor = 1},
+                                     .keys = keys, .n_keys = nk, .maps = maps, .n_maps = nm};
+    drift_loss_stats st;
+    drift_feature_key_stats ks[DRIFT_MAX_FEATURE_KEYS];
+    CHECK_OK(drift_feature_loss(&cfg, enc, x, FD, g, FG, grad, &st, ks));
+    CHECK(st.loss > 0 && st.feature_scale > 0 && st.v_rms > 0 && st.diversity > 0);
+    double tot = 0;
+    memset(sum, 0, sizeof sum);
+    for (int k = 0; k < nk; k++) {
+        drift_feature_loss_config c1 = cfg;
+        c1.keys = &keys[k];
+        c1.n_keys = 1;
+        drift_loss_stats s1;
+        CHECK_OK(drift_feature_loss(&c1, enc, x, FD, g, FG, one, &s1, NULL));
+        CHECK_CLOSE(s1.loss, ks[k].loss, 0, 1e-12);
+        tot += s1.loss;
+        for (int i = 0; i < FG * FGEN * FD; i++) sum[i] += one[i];
+    }
+    CHECK_CLOSE(st.loss, tot, 0, 1e-9);
+    double err = 0, mx = 0;
+    for (int i = 0; i < FG * FGEN * FD; i++) err = fmax(err, fabs(grad[i] - sum[i])), mx = fmax(mx, fabs(sum[i]));
+    CHECK_MSG(mx > 0 && err <= 1e-4 * mx, "sum of keys: %.3g of %.3g", err, mx);
+    /* the loss of each key is about the number of temperatures (each normalized to RMS 1) */
+    for (int k = 0; k < nk; k++) CHECK_MSG(ks[k].loss > 0.3 && ks[k].loss < 9, "key %s loss %g", keys[k].name, ks[k].loss);
+    drift_model_free(enc);
+}
+
+/* The global key with per-group scalars is drift's own pixel loss with the released deng field
+ * (laplace kernel, feature and drift normalization, soft mask, floor), up to the loss's mean
+ * over the groups: drift_drift_loss divides by all rows, the release by the rows of a group and
+ * the number of groups. */
+static void test_global_key_per_group_equals_pixel_loss(void)
+{
+    drift_rng r;
+    drift_rng_init(&r, 22, 0);
+    static float x[FG * FGEN * FD], pos[FG * FPOS * FD], unc[FG * FUNC * FD], grad[FG * FGEN * FD],
+        pg[FG * FGEN * FD];
+    drift_class_group g[FG];
+    make_step(&r, x, pos, unc, g, 0.5f);
+    g[0].unc_weight = 0.25f; /* drift's pixel loss drops weight-0 negatives; the release keeps them */
+    drift_feature_key key;
+    int nk = 0;
+    CHECK_OK(drift_feature_keys_build("global", NULL, 0, FD, &key, 1, &nk));
+    drift_feature_loss_config cfg = {.release = {.n_r = 2, .r = {0.05, 0.2}, .floor = 1}, .scope_group = 1,
+                                     .keys = &key, .n_keys = 1};
+    drift_loss_stats st, sp;
+    CHECK_OK(drift_feature_loss(&cfg, NULL, x, FD, g, FG, grad, &st, NULL));
+    drift_field_config c;
+    drift_field_config_init(&c);
+    drift_field_config_deng_released(&c);
+    c.kernel = DRIFT_KERNEL_LAPLACE;
+    c.n_tau = 2; c.tau[0] = 0.05; c.tau[1] = 0.2;
+    CHECK_OK(drift_drift_loss(&c, DRIFT_OBJECTIVE_DRIFT, x, FD, g, FG, pg, &sp));
+    double err = 0, mx = 0;
+    for (int i = 0; i < FG * FGEN * FD; i++) err = fmax(err, fabs(grad[i] - pg[i])), mx = fmax(mx, fabs(pg[i]));
+    CHECK_MSG(mx > 0 && err <= 1e-4 * mx, "global key vs pixel loss: %.3g of %.3g", err, mx);
+    CHECK_CLOSE(st.loss, sp.loss, 1e-9, 1e-4);
+    /* with one step-wide scale the gradient differs (the release's default) */
+    cfg.scope_group = 0;
+    CHECK_OK(drift_feature_loss(&cfg, NULL, x, FD, g, FG, grad, &st, NULL));
+    err = 0;
+    for (int i = 0; i < FG * FGEN * FD; i++) err = fmax(err, fabs(grad[i] - pg[i]));
+    CHECK(err > 1e-3 * mx);
+}
+
+static void test_feature_loss_refuses(void)
+{
+    drift_rng r;
+    drift_rng_init(&r, 23, 0);
+    static float x[FG * FGEN * FD], pos[FG * FPOS * FD], unc[FG * FUNC * FD], grad[FG * FGEN * FD];
+    drift_class_group g[FG];
+    make_step(&r, x, pos, unc, g, 0.5f);
+    drift_model *enc = small_encoder();
+    if (!enc) return;
+    drift_feature_map maps[8];
+    int nm = drift_model_feature_maps(enc, maps, 8), nk = 0;
+    drift_feature_key keys[4];
+    CHECK_OK(drift_feature_keys_build("layer1.mean", maps, nm, FD, keys, 4, &nk));
+    drift_feature_loss_config cfg = {.release = {.n_r = 1, .r = {0.1}, .floor = 1}, .keys = keys, .n_keys = nk,
+                                     .maps = maps, .n_maps = nm};
+    drift_loss_stats st;
+    CHECK(drift_feature_loss(&cfg, NULL, x, FD, g, FG, grad, &st, NULL) == DRIFT_EINVAL);
+    CHECK(strstr(drift_last_error(), "encoder") != NULL);
+    g[1].n_pos = FPOS - 1; /* ragged groups */
+    CHECK(drift_feature_loss(&cfg, enc, x, FD, g, FG, grad, &st, NULL) == DRIFT_EINVAL);
+    CHECK(strstr(drift_last_error(), "same numbers") != NULL);
+    g[1].n_pos = FPOS;
+    x[5] = NAN;
+    CHECK(drift_feature_loss(&cfg, enc, x, FD, g, FG, grad, &st, NULL) != DRIFT_OK);
+    drift_model_free(enc);
+}
+
 int main(void)
 {
     RUN(test_release_loss_matches_float64_transcription);
@@ -325,5 +463,8 @@ int main(void)
     RUN(test_release_loss_refuses_bad_input);
     RUN(test_keys_spec);
     RUN(test_keys_forward_backward);
+    RUN(test_feature_loss_is_sum_of_keys);
+    RUN(test_global_key_per_group_equals_pixel_loss);
+    RUN(test_feature_loss_refuses);
     return TEST_SUMMARY();
 }
