@@ -255,6 +255,13 @@ int cmd_train(int argc, char **argv)
             fprintf(stderr, "drift train: stopped by %s at step %lld; checkpoint %s; continue with drift train --resume %s\n",
                     stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)drift_trainer_steps_done(t), ck ? ck : "(none)",
                     ck ? ck : "(none)");
+    } else if (drift_trainer_steps_done(t) < drift_trainer_config(t)->steps) {
+        /* another rank was signalled: every rank stopped after the same step (drift_trainer_set_comm) */
+        rc = 128 + SIGTERM;
+        if (rank == 0)
+            fprintf(stderr, "drift train: stopped at step %lld by a signal to another rank; checkpoint %s; continue with "
+                            "drift train --resume %s\n", (long long)drift_trainer_steps_done(t), ck ? ck : "(none)",
+                    ck ? ck : "(none)");
     } else if (!quiet) {
         const long long end = (long long)drift_trainer_steps_done(t);
         if (n_ranks > 1 && rep.step_s > 0)

@@ -8,6 +8,7 @@
 - Only rank 0 speaks and writes: one banner, one progress line per log.
 - Resume with another K: 2 ranks for 6 steps, then 1 process to 12 = 1 process throughout; and
   1 process for 6 steps, then 2 ranks to 12.
+- SIGTERM to one rank stops every rank after the same step, with rank 0's checkpoint of it.
 - Failures end every rank: a diverging run (every rank sees the non-finite loss) exits within
   seconds naming the last good checkpoint; kill -9 of rank 1 in the middle of a run ends the whole
   run within 20 s with mpirun's message, no drift process is left, and the last checkpoint loads.
@@ -114,6 +115,26 @@ def same_run(a, b, what, lr=1e-3, tol=1e-5):
                                                                      f"{x['loss']} vs {y['loss']}")
 
 
+def ranks(p):
+    """pid of each rank of mpirun p (its drift children, by OMPI_COMM_WORLD_RANK)."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if ppid != p.pid:
+                continue
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+            if b"OMPI_COMM_WORLD_RANK" in env:
+                out[int(env[b"OMPI_COMM_WORLD_RANK"])] = int(pid)
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
 TOY = ["--data", "moons", "--preset", "quick", "--classes-per-step", "4", "--n-pos", "48", "--n-neg", "48",
        "--width", "32", "--depth", "2", "--noise-dim", "8", "--eval-every", "-1", "--sample-every", "0",
        "--log-every", "2", "--seed", "5", "--threads", "1"]
@@ -179,29 +200,10 @@ with tempfile.TemporaryDirectory() as tmp:
                           "--steps", "1000000", "--ckpt-every", "3", "--log-every", "3", "--out", kill],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True)
 
-    def ranks():
-        """pid of each rank of this mpirun (its drift children, by OMPI_COMM_WORLD_RANK)."""
-        out = {}
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-                if ppid != p.pid:
-                    continue
-                with open(f"/proc/{pid}/environ", "rb") as f:
-                    env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
-                if b"OMPI_COMM_WORLD_RANK" in env:
-                    out[int(env[b"OMPI_COMM_WORLD_RANK"])] = int(pid)
-            except (OSError, ValueError, IndexError):
-                pass
-        return out
-
     deadline = time.time() + 180
     while time.time() < deadline and p.poll() is None and not (os.path.exists(ck) and len(metrics(kill)) >= 3):
         time.sleep(0.1)
-    pids = ranks()
+    pids = ranks(p)
     t.check(p.poll() is None and 1 in pids and os.path.exists(ck), f"the 2-rank run got going ({pids})")
     if 1 in pids:
         t0 = time.time()
@@ -226,5 +228,30 @@ with tempfile.TemporaryDirectory() as tmp:
     else:
         os.killpg(p.pid, signal.SIGKILL)
         p.communicate()
+
+    # ---- SIGTERM to rank 1 alone: every rank stops after the same step, rank 0 checkpoints it
+    sig = os.path.join(tmp, "sigterm")
+    ck = os.path.join(sig, "checkpoint.safetensors")
+    p = subprocess.Popen([MPIRUN, "-np", "2", "--oversubscribe", "--allow-run-as-root", BIN, "train", *TOY,
+                          "--steps", "1000000", "--ckpt-every", "0", "--log-every", "3", "--out", sig],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and p.poll() is None and not (os.path.exists(os.path.join(sig, "metrics.jsonl"))
+                                                               and len(metrics(sig)) >= 3):
+        time.sleep(0.1)
+    pids = ranks(p)
+    t.check(1 in pids, f"the 2-rank run got going ({pids})")
+    if 1 in pids:
+        os.kill(pids[1], signal.SIGTERM)
+    try:
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+    t.check(p.returncode == 143 and "by a signal to another rank" in err and os.path.exists(ck),
+            f"SIGTERM to rank 1: rc {p.returncode}, {err[-500:]}")
+    if os.path.exists(ck):
+        at = int(tensors(ck)["state"][0])
+        t.check(f"stopped at step {at} " in err, f"the checkpoint holds the step the run stopped at ({at})")
 
 sys.exit(t.summary())
