@@ -46,6 +46,8 @@ typedef struct drift_release_opts {
     int n_r;
     double r[DRIFT_MAX_TAU];  /* temperatures R (relative to the feature scale) */
     int floor;                /* affinity sqrt(max(A_row·A_col, 1e-6)) as released; 0: no floor */
+    int drop_zero;            /* negatives of a problem whose weight is 0 leave both softmaxes
+                                 (drift's pixel rule); 0: they stay in with weight 0 (the release) */
 } drift_release_opts;
 
 typedef struct drift_release_result {

@@ -80,6 +80,9 @@ int drift_checkpoint_load(const char *path, drift_checkpoint *out)
         char key[64];
         snprintf(key, sizeof key, "config.%s", opts[i].key);
         const char *v = drift_safetensors_meta(st, key);
+        /* options added with feature-space drifting: older checkpoints trained in pixels */
+        if (!v && !strncmp(opts[i].key, "feature", 7)) continue;
+        if (!v && !strcmp(opts[i].key, "keep-zero-neg")) continue;
         if (!v) {
             rc = drift_error(DRIFT_EFORMAT, "%s: checkpoint lacks the option '%s'", path, opts[i].key);
             break;

@@ -17,6 +17,7 @@
 #include "drift/error.h"
 #include "drift/features.h"
 #include "drift/models.h"
+#include "field/vexp.h"
 #include "loss_internal.h"
 
 #define MASK_VAL 100.0f   /* the release's soft self-mask on normalized distances */
@@ -51,40 +52,56 @@ static inline const float *target_row(const float *gen, const float *neg, const 
 
 /* The raw force of one temperature on the G rows of one problem, in scaled units:
  * F_i = Σ_j c_ij (t_j − x_i)/s_in, c_ij = −a_ij Σ_pos a (j generated or negative), a_ij Σ_neg a
- * (j positive), a = sqrt(softmax_row ⊙ softmax_col (floored)) · w_j. logit: −dist/(sc·R). */
+ * (j positive), a = sqrt(softmax_row ⊙ softmax_col (floored)) · w_j, logits −dist/(sc·R).
+ * Scratch: aff and ec (G×T each), colmax, colsum, er (T each). Two exponentials per pair. */
 static void problem_force(const float *dist, const float *gen, const float *neg, const float *pos,
                           float neg_w, int64_t G, int64_t N, int64_t P, int64_t S, float sc, float s_in,
-                          double R, int floor, float *aff, float *colmax, float *colsum, float *force)
+                          double R, int floor, int drop, float *aff, float *ec, float *colmax, float *colsum,
+                          float *er, float *force)
 {
     const int64_t T = G + N + P;
+    /* drop: negatives of weight 0 leave the softmaxes (drift's pixel rule) instead of staying in */
+    const int64_t j_skip0 = drop && neg_w == 0.f ? G : T, j_skip1 = drop && neg_w == 0.f ? G + N : T;
     const float inv = (float)(1.0 / ((double)sc * R));
     const float mask = (float)(MASK_VAL / R);
-    /* logits into aff */
-    for (int64_t i = 0; i < G; i++)
-        for (int64_t j = 0; j < T; j++) aff[i * T + j] = -dist[i * T + j] * inv - (j == i ? mask : 0.f);
+    for (int64_t i = 0; i < G; i++) {
+        float *a = aff + i * T;
+        const float *dr = dist + i * T;
+        for (int64_t j = 0; j < T; j++) a[j] = -dr[j] * inv;
+        a[i] -= mask;
+        for (int64_t j = j_skip0; j < j_skip1; j++) a[j] = -INFINITY;
+    }
     for (int64_t j = 0; j < T; j++) colmax[j] = -INFINITY, colsum[j] = 0;
     for (int64_t i = 0; i < G; i++)
-        for (int64_t j = 0; j < T; j++)
-            if (aff[i * T + j] > colmax[j]) colmax[j] = aff[i * T + j];
-    for (int64_t i = 0; i < G; i++)
-        for (int64_t j = 0; j < T; j++) colsum[j] += expf(aff[i * T + j] - colmax[j]);
+        for (int64_t j = 0; j < T; j++) colmax[j] = aff[i * T + j] > colmax[j] ? aff[i * T + j] : colmax[j];
+    for (int64_t j = j_skip0; j < j_skip1; j++) colmax[j] = 0; /* dropped columns: exp(−inf) = 0 */
+    for (int64_t i = 0; i < G; i++) {
+        float *e = ec + i * T;
+        const float *a = aff + i * T;
+        for (int64_t j = 0; j < T; j++) e[j] = vexpf(a[j] - colmax[j]);
+        for (int64_t j = 0; j < T; j++) colsum[j] += e[j];
+    }
+    for (int64_t j = j_skip0; j < j_skip1; j++) colsum[j] = 1;
+    for (int64_t j = 0; j < T; j++) colsum[j] = 1.f / colsum[j];
+    const float fl = floor ? 1e-6f : 0.f;
     for (int64_t i = 0; i < G; i++) {
         float *row = aff + i * T;
+        const float *e = ec + i * T;
         float m = -INFINITY;
         for (int64_t j = 0; j < T; j++) m = row[j] > m ? row[j] : m;
         float z = 0;
-        for (int64_t j = 0; j < T; j++) z += expf(row[j] - m);
-        double sum_neg = 0, sum_pos = 0;
+        for (int64_t j = 0; j < T; j++) er[j] = vexpf(row[j] - m), z += er[j];
+        const float iz = 1.f / z;
         for (int64_t j = 0; j < T; j++) {
-            float ar = expf(row[j] - m) / z;
-            float ac = expf(row[j] - colmax[j]) / colsum[j];
-            float p = ar * ac;
-            if (floor && p < 1e-6f) p = 1e-6f;
+            float p = er[j] * iz * (e[j] * colsum[j]);
+            p = p > fl ? p : fl;
             float w = j < G ? 1.f : j < G + N ? neg_w : 1.f;
             row[j] = sqrtf(p) * w;
-            if (j < G + N) sum_neg += row[j];
-            else sum_pos += row[j];
         }
+        for (int64_t j = j_skip0; j < j_skip1; j++) row[j] = 0;
+        double sum_neg = 0, sum_pos = 0;
+        for (int64_t j = 0; j < G + N; j++) sum_neg += row[j];
+        for (int64_t j = G + N; j < T; j++) sum_pos += row[j];
         /* coefficients and the force */
         float *f = force + i * S;
         const float *xi = gen + i * S;
@@ -97,8 +114,8 @@ static void problem_force(const float *dist, const float *gen, const float *neg,
             const float *t = target_row(gen, neg, pos, G, N, S, j);
             for (int64_t k = 0; k < S; k++) f[k] += c * t[k];
         }
-        const float cs = (float)csum;
-        for (int64_t k = 0; k < S; k++) f[k] = (f[k] - cs * xi[k]) / s_in;
+        const float cs = (float)csum, is = 1.f / s_in;
+        for (int64_t k = 0; k < S; k++) f[k] = (f[k] - cs * xi[k]) * is;
     }
 }
 
@@ -126,7 +143,7 @@ int drift_release_loss(const drift_release_opts *o, int64_t B, int64_t block, in
     double *bscale = drift_alloc((size_t)nb, sizeof(double));
     double *blam = drift_alloc((size_t)nb * (size_t)nr, sizeof(double));
     int nth = omp_get_max_threads();
-    float *scratch = drift_alloc((size_t)nth * (size_t)(2 * G * T + 2 * T), sizeof(float));
+    float *scratch = drift_alloc((size_t)nth * (size_t)(3 * G * T + 3 * T), sizeof(float));
     if (!part || !wsum || !force || !bscale || !blam || !scratch) {
         drift_free(part); drift_free(wsum); drift_free(force); drift_free(bscale); drift_free(blam);
         drift_free(scratch);
@@ -135,7 +152,7 @@ int drift_release_loss(const drift_release_opts *o, int64_t B, int64_t block, in
     /* pass 1: Σ_ij d_ij w_j and Σ_j w_j per problem */
 #pragma omp parallel for schedule(dynamic, 4)
     for (int64_t b = 0; b < B; b++) {
-        float *dist = scratch + (size_t)omp_get_thread_num() * (size_t)(2 * G * T + 2 * T);
+        float *dist = scratch + (size_t)omp_get_thread_num() * (size_t)(3 * G * T + 3 * T);
         const float *gb = gen + b * GS, *nbp = N ? neg + b * N * S : NULL, *pb = pos + b * P * S;
         const float w = N ? neg_w[b] : 0.f;
         problem_dist(gb, nbp, pb, G, N, P, S, dist);
@@ -158,8 +175,8 @@ int drift_release_loss(const drift_release_opts *o, int64_t B, int64_t block, in
     /* pass 2: the raw forces and their squares per temperature */
 #pragma omp parallel for schedule(dynamic, 4)
     for (int64_t b = 0; b < B; b++) {
-        float *dist = scratch + (size_t)omp_get_thread_num() * (size_t)(2 * G * T + 2 * T);
-        float *aff = dist + G * T, *colmax = aff + G * T, *colsum = colmax + T;
+        float *dist = scratch + (size_t)omp_get_thread_num() * (size_t)(3 * G * T + 3 * T);
+        float *aff = dist + G * T, *ec = aff + G * T, *colmax = ec + G * T, *colsum = colmax + T, *er = colsum + T;
         const float *gb = gen + b * GS, *nbp = N ? neg + b * N * S : NULL, *pb = pos + b * P * S;
         const double scale = bscale[b / block];
         const float sc = (float)(scale > 1e-3 ? scale : 1e-3);
@@ -169,7 +186,7 @@ int drift_release_loss(const drift_release_opts *o, int64_t B, int64_t block, in
         for (int t = 0; t < nr; t++) {
             float *f = force + ((size_t)t * (size_t)B + (size_t)b) * (size_t)GS;
             problem_force(dist, gb, nbp, pb, N ? neg_w[b] : 0.f, G, N, P, S, sc, s_in, o->r[t], o->floor,
-                          aff, colmax, colsum, f);
+                          o->drop_zero, aff, ec, colmax, colsum, er, f);
             double q = 0;
             for (int64_t k = 0; k < GS; k++) q += (double)f[k] * f[k];
             part[b * (nr + 2) + t] = q;

@@ -8,6 +8,7 @@
 
 #include "drift/comm.h"
 #include "drift/data.h"
+#include "drift/features.h"
 #include "drift/models.h"
 #include "drift/optim.h"
 #include "drift/train.h"
@@ -42,6 +43,12 @@ struct drift_trainer {
     double *group_alpha;
     int64_t *idx;
     drift_class_group *groups;
+    /* feature-space drifting (--features): the frozen encoder, opened on the first step */
+    int features_on;
+    struct drift_encoder *encoder;
+    drift_feature_map maps[16];
+    drift_feature_key keys[DRIFT_MAX_FEATURE_KEYS];
+    drift_feature_loss_config fcfg;
     /* outputs (run.c) */
     drift_train_reporter report;
     void *report_ctx;

@@ -232,6 +232,29 @@ static void test_release_loss_refuses_bad_input(void)
     CHECK(drift_release_loss(&o, 1, 1, 1, 0, 1, 2, x, NULL, NULL, x, gr, &res) == DRIFT_EINVAL);
 }
 
+/* drop_zero: negatives of weight 0 leave the softmaxes, as if absent (drift's pixel rule); kept
+ * (the release) they change the field (weight-0 columns still take softmax mass). */
+static void test_release_loss_drop_zero_weight(void)
+{
+    enum { G = 6, N = 4, P = 7, S = 5 };
+    drift_rng r;
+    drift_rng_init(&r, 31, 0);
+    float gen[G * S], neg[N * S], pos[P * S], g1[G * S], g2[G * S], w = 0;
+    fill(&r, gen, G * S, 0, 1);
+    fill(&r, neg, N * S, 0, 1);
+    fill(&r, pos, P * S, 1, 1);
+    drift_release_opts o = {.n_r = 2, .r = {0.05, 0.2}, .floor = 1, .drop_zero = 1};
+    drift_release_result a, b;
+    CHECK_OK(drift_release_loss(&o, 1, 1, G, N, P, S, gen, neg, &w, pos, g1, &a));
+    CHECK_OK(drift_release_loss(&o, 1, 1, G, 0, P, S, gen, NULL, NULL, pos, g2, &b));
+    for (int k = 0; k < G * S; k++) CHECK_CLOSE(g1[k], g2[k], 1e-7, 1e-5);
+    o.drop_zero = 0;
+    CHECK_OK(drift_release_loss(&o, 1, 1, G, N, P, S, gen, neg, &w, pos, g1, &a));
+    double diff = 0;
+    for (int k = 0; k < G * S; k++) diff = fmax(diff, fabs(g1[k] - g2[k]));
+    CHECK(diff > 1e-4);
+}
+
 static const drift_feature_map maps[] = {{"conv1", 0, 3, 8, 8}, {"layer1", 192, 4, 4, 4}, {"layer2", 256, 5, 2, 2}};
 #define ROW_LEN 276
 
@@ -461,6 +484,7 @@ int main(void)
     RUN(test_release_loss_matches_field_engine);
     RUN(test_release_loss_thread_independent);
     RUN(test_release_loss_refuses_bad_input);
+    RUN(test_release_loss_drop_zero_weight);
     RUN(test_keys_spec);
     RUN(test_keys_forward_backward);
     RUN(test_feature_loss_is_sum_of_keys);
