@@ -92,6 +92,12 @@ typedef struct drift_train_config {
     uint64_t seed;
     int threads;
     char out[512];             /* run directory */
+    /* feature-space drifting (drift/features.h, docs/FEATURES.md) */
+    char features[512];        /* none (pixels) | auto (the dataset's cached encoder) | an encoder file */
+    char feature_keys[256];    /* key spec (drift_feature_keys_build) */
+    char feature_scope[8];     /* step (one scale and λ per step, the release) | group */
+    int keep_zero_neg;         /* unconditional negatives of weight 0 stay in the softmaxes (the release) */
+    char feature_hash[40];     /* the encoder's content hash, recorded by the run; a resume refuses another */
 } drift_train_config;
 
 /* Defaults for a dataset name and preset ("default" or "quick"): image datasets get the conv

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "drift/error.h"
+#include "drift/features.h"
 #include "drift/train.h"
 
 typedef enum { T_STR, T_INT, T_I64, T_U64, T_DBL, T_BOOL, T_TAU, T_FAMILY, T_KERNEL, T_DENG, T_OBJ } opt_type;
@@ -62,6 +63,11 @@ static const opt_entry table[] = {
     O("seed", T_U64, seed, "S", "random seed (same seed and threads: same bytes)"),
     O("threads", T_INT, threads, "T", "threads (0 = all cores)"),
     O("out", T_STR, out, "DIR", "run directory (metrics.jsonl, samples, plots, checkpoint)"),
+    O("features", T_STR, features, "none|auto|FILE", "drift in the features of a frozen encoder: none (pixels), auto (the dataset's cached encoder, trained on first use; drift encoder train), or an encoder file"),
+    O("feature-keys", T_STR, feature_keys, "SPEC", "feature keys: comma list of global and MAP.POOL (MAP: a map name or *; POOL: tokens | mean | std | mean2 | std2 | mean4 | std4)"),
+    O("feature-scope", T_STR, feature_scope, "step|group", "feature loss: the scale and per-temperature norms over the whole step (the release) or per class group"),
+    O("keep-zero-neg", T_BOOL, keep_zero_neg, "0|1", "feature loss: unconditional negatives of weight 0 (alpha = 1) stay in the softmaxes (the release)"),
+    O("feature-hash", T_STR, feature_hash, "HASH", "content hash of the run's encoder (recorded by the run; a resume with another encoder is refused)"),
 };
 #define N_OPTS ((int)(sizeof table / sizeof table[0]))
 
@@ -282,6 +288,10 @@ int drift_train_config_defaults(drift_train_config *cfg, const char *data, const
         cfg->eval_every = 0;
     }
     snprintf(cfg->out, sizeof cfg->out, "runs/%s", npy ? "npy" : data);
+    snprintf(cfg->features, sizeof cfg->features, "none");
+    snprintf(cfg->feature_keys, sizeof cfg->feature_keys, "%s", DRIFT_FEATURE_KEYS_RELEASE);
+    snprintf(cfg->feature_scope, sizeof cfg->feature_scope, "step");
+    cfg->keep_zero_neg = 1;
     return DRIFT_OK;
 }
 
@@ -314,5 +324,13 @@ int drift_train_config_check(const drift_train_config *cfg)
                            drift_family_name(cfg->field.family));
     if (cfg->threads < 0) return drift_error(DRIFT_EINVAL, "threads must be >= 0");
     if (!cfg->out[0]) return drift_error(DRIFT_EINVAL, "no run directory (--out)");
+    if (strcmp(cfg->feature_scope, "step") && strcmp(cfg->feature_scope, "group"))
+        return drift_error(DRIFT_EINVAL, "unknown feature-scope '%s' (valid: step, group)", cfg->feature_scope);
+    if (strcmp(cfg->features, "none")) {
+        if (cfg->objective != DRIFT_OBJECTIVE_DRIFT || cfg->field.family != DRIFT_FAMILY_DENG)
+            return drift_error(DRIFT_EINVAL, "--features drifts with the released deng loss: it needs --family deng and "
+                                             "--objective drift");
+        if (!cfg->feature_keys[0]) return drift_error(DRIFT_EINVAL, "--features needs --feature-keys");
+    }
     return DRIFT_OK;
 }

@@ -21,6 +21,7 @@
 
 #include "drift/core.h"
 #include "drift/data.h"
+#include "drift/encoder.h"
 #include "drift/error.h"
 #include "drift/models.h"
 #include "drift/optim.h"
@@ -103,6 +104,7 @@ void drift_trainer_free(drift_trainer *t)
     drift_free(t->group_class); drift_free(t->group_alpha); drift_free(t->groups); drift_free(t->saved);
     drift_free(t->saved_m); drift_free(t->saved_v);
     drift_free(t->all_rows);
+    drift_encoder_free(t->encoder);
     trainer_outputs_free(t);
     free(t);
 }
@@ -232,6 +234,7 @@ int drift_trainer_create(const drift_train_config *cfg_in, const char *resume_pa
         goto fail;
     }
     if ((st = mkdir_p(cfg->out))) goto fail;
+    t->features_on = strcmp(cfg->features, "none") != 0;
     drift_trainer_set_comm(t, NULL);
     drift_checkpoint_free(&ck);
     *out = t;
@@ -267,6 +270,66 @@ int drift_trainer_set_comm(drift_trainer *t, drift_comm *comm)
     /* contiguous blocks of groups: with N_c < K some ranks have none (they still sum) */
     t->g0 = (int)(t->n_groups * r / k);
     t->g1 = (int)(t->n_groups * (r + 1) / k);
+    return DRIFT_OK;
+}
+
+/* The encoder's messages (it may be trained first: minutes) reach the caller's reporter. */
+static void encoder_log(void *ctx, const char *line)
+{
+    drift_trainer *t = ctx;
+    if (!t->report) return;
+    drift_step_info z;
+    memset(&z, 0, sizeof z);
+    z.step = t->step;
+    t->report(t->report_ctx, &z, t->cfg.steps, line);
+}
+
+/* --features: load (or train and cache, for auto) the frozen encoder, check it is the run's,
+ * size it for a step, and build the keys. */
+static int open_encoder(drift_trainer *t)
+{
+    if (t->encoder) return DRIFT_OK;
+    drift_train_config *cfg = &t->cfg;
+    if (drift_comm_size(t->comm) > 1)
+        return drift_error(DRIFT_EINVAL, "feature-space training (--features) runs in one process; its step-wide "
+                                         "scale is not summed over MPI ranks yet");
+    const int autoenc = !strcmp(cfg->features, "auto");
+    drift_encoder_get_opts o;
+    memset(&o, 0, sizeof o);
+    o.dataset = cfg->data;
+    o.data_dir = cfg->data_dir[0] ? cfg->data_dir : NULL;
+    o.path = autoenc ? NULL : cfg->features;
+    o.train_if_missing = autoenc;
+    o.log = encoder_log;
+    o.log_ctx = t;
+    int st = drift_encoder_get(&o, &t->encoder);
+    if (st) return drift_error_context(st, "--features %s", cfg->features);
+    if (cfg->feature_hash[0] && strcmp(cfg->feature_hash, t->encoder->hash))
+        return drift_error(DRIFT_EINVAL, "this run was trained with the encoder %s, and --features %s is %s, another "
+                                         "one: resume with the run's encoder file, or start a new run",
+                           cfg->feature_hash, cfg->features, t->encoder->hash);
+    snprintf(cfg->feature_hash, sizeof cfg->feature_hash, "%s", t->encoder->hash);
+    if (t->encoder->model->in_dim != t->dim)
+        return drift_error(DRIFT_ESHAPE, "the encoder takes %d values per image and the data has %lld",
+                           t->encoder->model->in_dim, (long long)t->dim);
+    const int64_t fixed = t->n_groups * (int64_t)(cfg->n_pos + cfg->n_unc);
+    if ((st = drift_encoder_resize(t->encoder, (int)(t->batch > fixed ? t->batch : fixed)))) return st;
+    int nm = drift_model_feature_maps(t->encoder->model, t->maps, 16);
+    if (nm < 0) return nm;
+    int nk = 0;
+    if ((st = drift_feature_keys_build(cfg->feature_keys, t->maps, nm, t->dim, t->keys, DRIFT_MAX_FEATURE_KEYS, &nk)))
+        return drift_error_context(st, "--feature-keys");
+    drift_feature_loss_config *f = &t->fcfg;
+    memset(f, 0, sizeof *f);
+    f->release.n_r = cfg->field.n_tau;
+    for (int i = 0; i < cfg->field.n_tau; i++) f->release.r[i] = cfg->field.tau[i];
+    f->release.floor = cfg->field.deng_floor;
+    f->release.drop_zero = !cfg->keep_zero_neg;
+    f->scope_group = !strcmp(cfg->feature_scope, "group");
+    f->keys = t->keys;
+    f->n_keys = nk;
+    f->maps = t->maps;
+    f->n_maps = nm;
     return DRIFT_OK;
 }
 
@@ -310,7 +373,8 @@ int drift_trainer_step(drift_trainer *t, drift_step_info *info)
         G->unc = NULL;
         G->unc_weight = 0;
         double w = drift_guidance_weight(t->group_alpha[g], cfg->n_neg, cfg->n_unc);
-        if (cfg->n_unc > 0 && w > 0) {
+        /* the feature loss keeps a rectangular batch: negatives at every α (weight 0 at α = 1) */
+        if (cfg->n_unc > 0 && (w > 0 || t->features_on)) {
             drift_rng_init(&r, cfg->seed, DRIFT_STREAM(step, STREAM_UNC) + (uint64_t)g * 0x10000ull);
             if ((st = drift_class_sample(&t->everything, 0, cfg->n_unc, &r, t->idx))) return st;
             float *u = t->unc + g * (cfg->n_unc + 1) * D;
@@ -324,17 +388,26 @@ int drift_trainer_step(drift_trainer *t, drift_step_info *info)
     memset(&local, 0, sizeof local);
     /* the loss of this rank's groups, normalized by the whole step's rows; its statistics, a
      * non-finite flag and the stop flags summed over ranks, so every rank decides alike */
-    double sums[LOSS_SUM_N + 2] = {0};
-    if (nloc > 0 && (st = drift_loss_partial(&cfg->field, cfg->objective, t->x + r0 * D, D, t->groups + g0,
-                                             (int)(g1 - g0), B, (int)ng, t->grad + r0 * D, sums)))
-        return drift_error_context(st, "step %lld", (long long)step);
-    sums[LOSS_SUM_N] = nloc > 0 && !drift_all_finite_f32(t->grad + r0 * D, (size_t)(nloc * D));
-    sums[LOSS_SUM_N + 1] = t->stop && *t->stop;
-    if ((st = drift_comm_allreduce_sum_f64(t->comm, sums, LOSS_SUM_N + 2))) return st;
-    drift_loss_finish(sums, cfg->field.n_tau, B, &local.stats);
-    t->stop_all = sums[LOSS_SUM_N + 1] > 0;
-    if (!isfinite(local.stats.loss) || sums[LOSS_SUM_N] > 0)
-        return drift_error(DRIFT_ENUMERIC, "step %lld: the loss or its gradient is not finite", (long long)step);
+    if (t->features_on) {
+        /* one process: the loss's step-wide scalars are not summed over ranks (open_encoder) */
+        if ((st = open_encoder(t))) return st;
+        if ((st = drift_feature_loss(&t->fcfg, t->encoder->model, t->x, D, t->groups, (int)ng, t->grad,
+                                     &local.stats, NULL)))
+            return drift_error_context(st, "step %lld", (long long)step);
+        t->stop_all = t->stop && *t->stop;
+    } else {
+        double sums[LOSS_SUM_N + 2] = {0};
+        if (nloc > 0 && (st = drift_loss_partial(&cfg->field, cfg->objective, t->x + r0 * D, D, t->groups + g0,
+                                                 (int)(g1 - g0), B, (int)ng, t->grad + r0 * D, sums)))
+            return drift_error_context(st, "step %lld", (long long)step);
+        sums[LOSS_SUM_N] = nloc > 0 && !drift_all_finite_f32(t->grad + r0 * D, (size_t)(nloc * D));
+        sums[LOSS_SUM_N + 1] = t->stop && *t->stop;
+        if ((st = drift_comm_allreduce_sum_f64(t->comm, sums, LOSS_SUM_N + 2))) return st;
+        drift_loss_finish(sums, cfg->field.n_tau, B, &local.stats);
+        t->stop_all = sums[LOSS_SUM_N + 1] > 0;
+        if (!isfinite(local.stats.loss) || sums[LOSS_SUM_N] > 0)
+            return drift_error(DRIFT_ENUMERIC, "step %lld: the loss or its gradient is not finite", (long long)step);
+    }
 
     drift_model_zero_grad(t->model);
     if (nloc > 0 && (st = drift_model_backward(t->model, t->grad + r0 * D))) return st;
