@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from . import _arrays
-from ._lib import OPAQUE_METRICS_BYTES, Dataset, DatasetOpts, EvaluatorOpts, JsonWriter, check, cstr, lib
+from ._lib import OPAQUE_METRICS_BYTES, Dataset, DatasetOpts, EvaluatorOpts, JsonWriter, check, cstr, lib, use_threads
 
 _LOGFN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
 
@@ -114,6 +114,7 @@ def _eval_toy(toy, samples, n, seed):
         raise ValueError("seed must be an integer >= 0, got %r" % (seed,))
     L = lib()
     m = ctypes.create_string_buffer(OPAQUE_METRICS_BYTES)
+    use_threads()
     check(L.drift_eval_toy(cstr(toy), x.ctypes.data, x.shape[0], int(seed), m))
     out = {"dataset": toy, "seed": int(seed)}
     out.update(_metrics_json(L.drift_toy_metrics_write_json, m))
@@ -159,6 +160,7 @@ class Evaluator:
                              classifier_path=self._strings[3], train_opts=None,
                              log=ctypes.cast(self._log, ctypes.c_void_p) if log else None, log_ctx=None)
         ev = ctypes.c_void_p()
+        use_threads()
         check(L.drift_evaluator_open(ctypes.byref(opts), ctypes.byref(ev)))
         self._ev = ev
         self.classifier_path = L.drift_evaluator_classifier_path(ev).decode()
@@ -192,6 +194,7 @@ class Evaluator:
         m = ctypes.create_string_buffer(OPAQUE_METRICS_BYTES)
         L = lib()
         t0 = time.monotonic()
+        use_threads()
         check(L.drift_eval_images(self._ev, x.ctypes.data, x.shape[1], _arrays.ptr(lab), x.shape[0], m))
         secs = time.monotonic() - t0
         out = {"dataset": self.data, "classifier": self.classifier_path}

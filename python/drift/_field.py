@@ -16,14 +16,16 @@ One keyword per option of `drift field` (src/cli/cmd_field.c), with the same mea
     --diagnostics                  full=True: FieldResult.diagnostics (and its three parts)
     --precision f32|f64            precision (default: the dtype of x)
     --block                        block
-    --threads                      threads
+    --threads                      threads (this call; drift.set_threads for all that follow)
     --quiet                        tau_rms=False
 """
 import numpy as np
 
 from . import _arrays
-from ._lib import MAX_TAU, FieldBatch, FieldBatch64, FieldConfig, FieldResult, check, lib
 import ctypes
+
+from . import _lib
+from ._lib import MAX_TAU, FieldBatch, FieldBatch64, FieldConfig, FieldResult, check, lib
 
 
 class FieldOutput:
@@ -99,14 +101,15 @@ def config(family="meanshift", kernel="gaussian", tau=1.0, rq_alpha=2.0, deng_no
 
 
 def set_threads(n):
-    """Threads of the library's parallel loops and of its BLAS (0 = all cores). OpenMP keeps the
-    count per calling thread, OpenBLAS for the whole process (drift_set_threads)."""
-    if not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError("threads must be an integer >= 0, got %r" % (n,))
-    lib().drift_set_threads(int(n))
+    """Threads of the library's parallel loops and of its BLAS for the calls that follow, from any
+    Python thread: n >= 1, 0 = all cores, None = the default ($OMP_NUM_THREADS, else all cores,
+    like `drift` without --threads)."""
+    _lib.set_threads(n)
 
 
 def get_threads():
+    """The thread count drift's next call will use."""
+    _lib.use_threads()
     return lib().drift_get_threads()
 
 
@@ -155,8 +158,8 @@ def field(x, pos, neg=None, *, family="meanshift", kernel="gaussian", tau=1.0, r
                 or not V.flags.writeable:
             raise ValueError("out must be a writeable C-contiguous %s array of shape %s"
                              % (np.dtype(dt).name, x_in.shape))
-    if threads is not None:
-        set_threads(threads)
+    if threads is not None and (not isinstance(threads, (int, np.integer)) or threads < 0):
+        raise ValueError("threads must be an integer >= 0 (0 = all cores), got %r" % (threads,))
     cfg = config(family=family, kernel=kernel, tau=tau, rq_alpha=rq_alpha, deng_norm=deng_norm,
                  pos_scale=pos_scale, neg_scale=neg_scale, feature_norm=feature_norm, drift_norm=drift_norm,
                  deng_released=deng_released, deng_soft_mask=deng_soft_mask, deng_floor=deng_floor,
@@ -177,6 +180,7 @@ def field(x, pos, neg=None, *, family="meanshift", kernel="gaussian", tau=1.0, r
     B.e, B.extra, B.extra_w = (0 if E is None else E.shape[0]), _arrays.ptr(E), _arrays.ptr(EW)
     L = lib()
     compute = L.drift_field_compute_f64 if f64 else L.drift_field_compute
+    _lib.use_threads(None if threads is None else int(threads))
     check(compute(ctypes.byref(cfg), ctypes.byref(B), ctypes.byref(res)))
     if full:
         return FieldOutput(v=V, potential=phi, log_pos_mass=lpm, log_neg_mass=lnm, pos_ess=ess,

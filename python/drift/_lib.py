@@ -216,5 +216,36 @@ def check(status, context=None):
     return status
 
 
+# Threads. OpenMP keeps its thread count per calling thread, and other libraries in the process
+# change it (importing torch sets the main thread's to torch's own choice), so every call that runs
+# parallel code first sets the count drift wants: set_threads(n) when given (0 = all cores), else
+# $OMP_NUM_THREADS, else all cores -- what `drift` uses without --threads.
+_threads = None
+
+
+def set_threads(n):
+    """Threads of drift's parallel loops and its BLAS for the calls that follow, from any Python
+    thread (0 = all cores; None = back to the default: $OMP_NUM_THREADS, else all cores)."""
+    global _threads
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
+        raise ValueError("threads must be an integer >= 0 (0 = all cores), got %r" % (n,))
+    _threads = n
+    use_threads()
+
+
+def default_threads():
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(env) if env.isdigit() and int(env) > 0 else 0
+
+
+def use_threads(n=None):
+    """Sets the library's thread count before a parallel call: n if given, else the package's."""
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
+        raise ValueError("threads must be an integer >= 0 (0 = all cores), got %r" % (n,))
+    if n is None:
+        n = _threads if _threads is not None else default_threads()
+    lib().drift_set_threads(n)
+
+
 def cstr(s):
     return None if s is None else os.fsencode(s)

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _arrays
 from ._field import config
-from ._lib import ClassGroup, LossStats, check, lib
+from ._lib import ClassGroup, LossStats, check, lib, use_threads
 
 OBJECTIVES = {"drift": 0, "potential": 1}  # drift_objective (drift/train.h)
 
@@ -87,6 +87,7 @@ def loss(x, pos, labels=None, pos_labels=None, unc=None, unc_weight=1.0, objecti
                                                                                    unc_weight)
     grad = np.empty((n, d), dtype=np.float32)
     st = LossStats()
+    use_threads()
     check(lib().drift_drift_loss(ctypes.byref(cfg), OBJECTIVES[objective], Xs.ctypes.data, d, G, len(parts),
                                  grad.ctypes.data, ctypes.byref(st)))
     if order is not None:

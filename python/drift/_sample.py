@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from ._lib import check, cstr, lib
+from ._lib import check, cstr, lib, use_threads
 
 
 def _parse_config(text):
@@ -127,13 +127,13 @@ class Generator:
             raise TypeError("alpha must be a number, got %r" % (alpha,)) from None
         n = int(n)
         labels = self.labels_for(n, cls)
-        if threads is not None:
-            from ._field import set_threads
-            set_threads(threads)
+        if threads is not None and (not isinstance(threads, (int, np.integer)) or threads < 0):
+            raise ValueError("threads must be an integer >= 0 (0 = all cores), got %r" % (threads,))
         out = np.empty((n, self.dim), dtype=np.float32)
         with self._lock:
             if not self._m:
                 raise ValueError("this generator was closed")
+            use_threads(None if threads is None else int(threads))
             check(lib().drift_generate(self._m, n, None if labels is None else labels.ctypes.data, alpha,
                                        int(seed), out.ctypes.data))
         if return_labels:

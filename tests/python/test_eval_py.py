@@ -9,7 +9,7 @@ import tempfile
 
 import numpy as np
 
-from pyenv import Checks, cli, drift, refused_before_c
+from pyenv import Checks, SANITIZED, cli, drift, refused_before_c
 
 t = Checks()
 rng = np.random.default_rng(5)
@@ -45,12 +45,13 @@ with tempfile.TemporaryDirectory() as tmp:
 
     # ---- images, in a tiny classifier's features ----
     cache = j("cache")
-    rc, out, err = cli("classifier", "train", "--data", "fashion-mnist", "--cache-dir", cache, "--n-train", 500,
-                       "--n-test", 500, "--max-steps", 20, "--batch", 50, "--json")
+    NREF, STEPS = (200, 8) if SANITIZED else (500, 20)  # the sanitizer build trains and scores ~10x slower
+    rc, out, err = cli("classifier", "train", "--data", "fashion-mnist", "--cache-dir", cache, "--n-train", NREF,
+                       "--n-test", NREF, "--max-steps", STEPS, "--batch", 50, "--json")
     t.check(rc == 0, "classifier train: %s" % err)
     ref, ref_labels = None, None
-    common = dict(data="fashion-mnist", cache_dir=cache, n_ref=500, train=False, log=False)
-    cli_common = ["--data", "fashion-mnist", "--cache-dir", cache, "--n-ref", 500, "--no-train", "--json"]
+    common = dict(data="fashion-mnist", cache_dir=cache, n_ref=NREF, train=False, log=False)
+    cli_common = ["--data", "fashion-mnist", "--cache-dir", cache, "--n-ref", NREF, "--no-train", "--json"]
     noise = rng.uniform(-1, 1, (120, 28, 28)).astype(np.float32)
     u8 = rng.integers(0, 256, (150, 28, 28, 1)).astype(np.uint8)
     chw = rng.uniform(-1, 1, (100, 1, 28, 28)).astype(np.float32)
@@ -66,8 +67,8 @@ with tempfile.TemporaryDirectory() as tmp:
         t.check(rc == 0, "image eval CLI %s: %s" % (name, err))
         m = drift.eval(arr, labels=lab, **common)
         same_metrics(m, json.loads(out) if rc == 0 else {}, name)
-    t.check(m["n_reference"] == 500 and m["class_accuracy"] is None and m["fid"] > 0, "image metrics: %r" % m)
-    with drift.Evaluator("fashion-mnist", cache_dir=cache, n_ref=500, train=False, log=False) as ev:
+    t.check(m["n_reference"] == NREF and m["class_accuracy"] is None and m["fid"] > 0, "image metrics: %r" % m)
+    with drift.Evaluator("fashion-mnist", cache_dir=cache, n_ref=NREF, train=False, log=False) as ev:
         m1 = ev.score(noise)
         m2 = ev.score(noise[:60], n=50)
         t.check(m2["n_samples"] == 50 and m1["fid"] == drift.eval(noise, **common)["fid"],
@@ -91,7 +92,7 @@ with tempfile.TemporaryDirectory() as tmp:
     except ValueError as e:
         t.check("toy" in str(e) and "784" in str(e), "2-D samples for images: %r" % str(e))
     try:
-        drift.eval(noise, data="fashion-mnist", cache_dir=j("empty"), n_ref=500, train=False, log=False)
+        drift.eval(noise, data="fashion-mnist", cache_dir=j("empty"), n_ref=NREF, train=False, log=False)
         t.check(False, "a missing classifier raises when training is refused")
     except drift.DriftError as e:
         t.check("drift classifier train --data fashion-mnist" in str(e), "missing classifier: %r" % str(e))
