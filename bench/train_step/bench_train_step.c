@@ -1,7 +1,8 @@
-/* bench_train_step — time one training step of the conv generator:
+/* bench_train_step — time one training step of a generator (the conv generator, or a DiT):
  * forward, backward from a given dL/dx, gradient clipping and an AdamW update.
  *
  *   bench_train_step [--batch 256,640] [--steps 10] [--threads 2] [--widths 64,32] [--depth 1]
+ *                    [--model conv | dit-t | dit-s] [--patch P]
  *
  * Prints one line per batch size: "drift batch=B median_ms=... forward_ms=... backward_ms=...
  * update_ms=... params=N". The PyTorch peer (peer.py) builds the same network and prints
@@ -50,12 +51,13 @@ static int fail(const char *what)
 int main(int argc, char **argv)
 {
     int batches[8] = {256, 640}, nb = 2, steps = 10, threads = 2, depth = 1;
-    int widths[DRIFT_MODEL_MAX_WIDTHS] = {64, 32}, nw = 2;
+    int widths[DRIFT_MODEL_MAX_WIDTHS] = {64, 32}, nw = 2, patch = 0;
+    const char *model = "conv";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
             fprintf(stderr, "usage: bench_train_step [--batch LIST] [--steps N] [--threads N] "
-                            "[--widths LIST] [--depth N]\n");
+                            "[--widths LIST] [--depth N] [--model conv|dit-t|dit-s] [--patch P]\n");
             return 2;
         }
         if (!strcmp(a, "--batch")) nb = parse_list(v, batches, 8);
@@ -63,6 +65,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--steps")) steps = atoi(v);
         else if (!strcmp(a, "--threads")) threads = atoi(v);
         else if (!strcmp(a, "--depth")) depth = atoi(v);
+        else if (!strcmp(a, "--model")) model = v;
+        else if (!strcmp(a, "--patch")) patch = atoi(v);
         else {
             fprintf(stderr, "bench_train_step: unknown option %s\n", a);
             return 2;
@@ -78,9 +82,16 @@ int main(int argc, char **argv)
     for (int bi = 0; bi < nb; bi++) {
         const int B = batches[bi];
         drift_model_config cfg;
-        drift_model_config_default(DRIFT_MODEL_CONV, &cfg);
-        cfg.n_classes = 10, cfg.use_alpha = 1, cfg.depth = depth, cfg.n_widths = nw;
-        memcpy(cfg.widths, widths, sizeof widths);
+        if (!strcmp(model, "conv")) {
+            drift_model_config_default(DRIFT_MODEL_CONV, &cfg);
+            cfg.depth = depth, cfg.n_widths = nw;
+            memcpy(cfg.widths, widths, sizeof widths);
+        } else if (drift_model_config_dit(model, &cfg)) {
+            return fail("model");
+        } else if (patch > 0) {
+            cfg.patch = patch;
+        }
+        cfg.n_classes = 10, cfg.use_alpha = 1;
         drift_model *m;
         if (drift_model_create(&cfg, B, &m)) return fail("create");
         if (drift_model_init_params(m, 1)) return fail("init");

@@ -1,8 +1,9 @@
-"""PyTorch peer of bench_train_step: the same conv generator, the same training step
-(forward, backward from a given dL/dx, grad-norm clipping, AdamW), timed the same way.
+"""PyTorch peer of bench_train_step: the same generator (conv or DiT), the same training
+step (forward, backward from a given dL/dx, grad-norm clipping, AdamW), timed the same way.
 
     /usr/bin/python3 bench/train_step/peer.py [--batch 256,640] [--steps 10] [--threads 2]
                                               [--widths 64,32] [--depth 1]
+                                              [--model conv|dit-t|dit-s] [--patch P]
 
 Prints "torch batch=B median_ms=... forward_ms=... backward_ms=... update_ms=... params=N".
 The architecture mirrors src/models/convgen.c and src/models/cond.c layer for layer, so the
@@ -188,6 +189,11 @@ class DiTGenerator(nn.Module):
         return torch.tanh(o)
 
 
+DIT_SIZES = {"dit-t": dict(dim=128, hidden=352, depth=4, heads=4),  # drift_model_config_dit
+             "dit-s": dict(dim=256, hidden=688, depth=6, heads=4)}
+DIT_SIZES["dit"] = DIT_SIZES["dit-t"]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", default="256,640")
@@ -195,15 +201,23 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--widths", default="64,32")
     ap.add_argument("--depth", type=int, default=1)
+    ap.add_argument("--model", default="conv", help="conv | dit-t | dit-s")
+    ap.add_argument("--patch", type=int, default=0, help="dit: patch size (0 = the size's default)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     widths = tuple(int(w) for w in args.widths.split(","))
     for B in (int(b) for b in args.batch.split(",")):
-        model = ConvGenerator(widths=widths, depth=args.depth)
+        if args.model == "conv":
+            model, nz = ConvGenerator(widths=widths, depth=args.depth), 64
+        else:
+            kw = dict(DIT_SIZES[args.model])
+            if args.patch:
+                kw["patch"] = args.patch
+            model, nz = DiTGenerator(**kw), 784 + 32
         params = list(model.parameters())
         opt = torch.optim.AdamW(params, lr=2e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.01)
-        z = torch.randn(B, 64)
+        z = torch.randn(B, nz)
         labels = torch.arange(B) % 10
         alpha = torch.rand(B) * 3 + 1
         dout = torch.randn(B, 1, 28, 28) * 1e-3

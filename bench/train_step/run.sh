@@ -6,6 +6,7 @@
 #   bench/train_step/run.sh                      # batches 256 and 640, 2 threads, 10 steps
 #   BATCH=640 THREADS=1 STEPS=20 bench/train_step/run.sh
 #   BUILD_DIR=build-foo bench/train_step/run.sh  # build directory (default: build)
+#   MODEL=dit-t BATCH=320 bench/train_step/run.sh # the DiT (dit-t | dit-s; PATCH=7 for patch 7)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -18,10 +19,16 @@ python=${DRIFT_PYTHON:-/usr/bin/python3}
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j2 --target bench_train_step >/dev/null
 
-echo "train step, conv generator (widths 64,32, 10 classes + alpha), $threads threads, median of $steps steps"
+model=${MODEL:-conv}
+patch=${PATCH:-0}
+if [ "$model" = conv ]; then
+    echo "train step, conv generator (widths 64,32, 10 classes + alpha), $threads threads, median of $steps steps"
+else
+    echo "train step, $model generator (patch ${PATCH:-default}, 10 classes + alpha), $threads threads, median of $steps steps"
+fi
 for b in $(echo "${BATCH:-256,640}" | tr ',' ' '); do
-    d=$("$build/bench_train_step" --batch "$b" --steps "$steps" --threads "$threads")
-    t=$(OMP_NUM_THREADS=$threads "$python" "$here/peer.py" --batch "$b" --steps "$steps" --threads "$threads")
+    d=$("$build/bench_train_step" --batch "$b" --steps "$steps" --threads "$threads" --model "$model" --patch "$patch")
+    t=$(OMP_NUM_THREADS=$threads "$python" "$here/peer.py" --batch "$b" --steps "$steps" --threads "$threads" --model "$model" --patch "$patch")
     echo "$d"
     echo "$t"
     echo "$d
