@@ -35,8 +35,8 @@
  *               changes), ReLU], then a group norm = the map "layer<l>". No biases (every conv
  *               is normalized). Input: images (batch, C·H·W) in the data's range [-1, 1]; output
  *               row: every map, channel-major (C_l, H_l, W_l), one after another
- *               (drift_model_feature_maps says where). With 28×28 and widths {16, 32, 64}:
- *               conv1 16×28×28, layer1 32×14×14, layer2 64×7×7 = 21952 floats. Trained as a
+ *               (drift_model_feature_maps says where). With 28×28 and widths {8, 16, 32}:
+ *               conv1 8×28×28, layer1 16×14×14, layer2 32×7×7 = 10976 floats. Trained as a
  *               masked autoencoder (drift/encoder.h).
  *
  * Conditioning of the generators: the conditioning vector c (cond_dim) is the sum of a class
@@ -100,7 +100,7 @@ typedef struct drift_model_config {
 /* Defaults for a kind: mlp = the toy 2-D generator (32→256→256→256→2, SiLU, no tanh);
  * conv = 28×28×1, noise 64, widths {64, 32}, depth 1, 8 groups, cond 128, tanh;
  * classifier = 28×28×1, widths {32, 64, 128}, 10 classes;
- * encoder = 28×28×1, widths {16, 32, 64}, depth 1, 8 groups. Returns DRIFT_EINVAL on a bad kind. */
+ * encoder = 28×28×1, widths {8, 16, 32}, depth 1, 8 groups. Returns DRIFT_EINVAL on a bad kind. */
 int drift_model_config_default(drift_model_kind kind, drift_model_config *cfg);
 /* The DiT sizes: "dit-t" (widths {128, 352}, depth 4, 4 heads: about 1.3 M parameters) and
  * "dit-s" (widths {256, 688}, depth 6, 4 heads: about 7.3 M); both 28×28×1, patch 4,

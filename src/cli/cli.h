@@ -17,6 +17,7 @@ int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_classifier(int argc, char **argv);
+int cmd_encoder(int argc, char **argv);
 int cmd_curl(int argc, char **argv);
 int cmd_particles(int argc, char **argv);
 int cmd_info(int argc, char **argv);

@@ -17,6 +17,7 @@ static const subcommand subcommands[] = {
     {"field", cmd_field, "evaluate a drift field on NPY inputs (any family, kernel, temperatures)"},
     {"eval", cmd_eval, "score generated samples: FID, precision/recall, MMD (images); MMD, energy, SW2 (toys)"},
     {"classifier", cmd_classifier, "train / inspect the feature network that drift eval measures in"},
+    {"encoder", cmd_encoder, "train / inspect the frozen encoder whose features feature-space drifting uses"},
     {"curl", cmd_curl, "is a drift field conservative? curl, Jacobian asymmetry, circulation (+ 2-D figure)"},
     {"particles", cmd_particles, "finite-particle flows toward a target; residual-vs-N sweeps against theory"},
     {"info", cmd_info, "version, CPU, BLAS library and kernel in use, threads, a 1-second SGEMM probe"},

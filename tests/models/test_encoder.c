@@ -387,8 +387,8 @@ static void test_batch_independence(void)
         if (e > worst) worst = e;
     }
     CHECK_MSG(worst < 1e-5, "row 7 alone vs in a batch: %.3g", worst);
-    CHECK(m->out_dim == 16 * 28 * 28 + 32 * 14 * 14 + 64 * 7 * 7);
-    CHECK(strstr(drift_model_describe(m), "layer2 64x7x7") != NULL);
+    CHECK(m->out_dim == 8 * 28 * 28 + 16 * 14 * 14 + 32 * 7 * 7);
+    CHECK(strstr(drift_model_describe(m), "layer2 32x7x7") != NULL);
     drift_free(x), drift_free(o1), drift_free(o2);
     drift_model_free(m);
 }
@@ -404,11 +404,11 @@ static void test_config(void)
     CHECK(drift_model_kind_parse("resnet", &k) == DRIFT_EINVAL);
     CHECK(strstr(drift_last_error(), "encoder") != NULL);
     char text[512];
-    c.widths[0] = 8, c.depth = 2, c.groups = 4;
+    c.widths[0] = 12, c.depth = 2, c.groups = 4;
     CHECK_OK(drift_model_config_format(&c, text, sizeof text));
     CHECK_OK(drift_model_config_parse(text, &back));
-    CHECK(back.kind == DRIFT_MODEL_ENCODER && back.widths[0] == 8 && back.depth == 2 &&
-          back.groups == 4 && back.n_widths == 3 && back.out_dim == 8 * 784 + 32 * 196 + 64 * 49);
+    CHECK(back.kind == DRIFT_MODEL_ENCODER && back.widths[0] == 12 && back.depth == 2 &&
+          back.groups == 4 && back.n_widths == 3 && back.out_dim == 12 * 784 + 16 * 196 + 32 * 49);
     /* validation: each message names the problem */
     drift_model *m = NULL;
     drift_model_config bad = c;
