@@ -102,7 +102,7 @@ static void print_text(const drift_encoder *e, const char *path)
 static int train(int argc, char **argv)
 {
     const char *data = NULL, *data_dir = NULL, *cache_dir = NULL, *out = NULL, *widths = NULL;
-    int steps = 0, batch = 0, n_train = 0, seed = 0, json = 0, depth = 0, patch = 0;
+    int steps = 0, batch = 0, n_train = 0, seed = 0, json = 0, depth = 0, patch = 0, groups = 0;
     double lr = 0, mask_ratio = 0;
     cli_opt opts[] = {
         {"--data", OPT_STRING, &data, "NAME", "mnist | fashion-mnist  [required]", 0},
@@ -116,6 +116,7 @@ static int train(int argc, char **argv)
         {"--patch", OPT_INT, &patch, "P", "masked patch side in pixels, must divide the image (default 4)", 0},
         {"--widths", OPT_STRING, &widths, "LIST", "channels of conv1, then of each stride-2 stage (default 8,16,32)", 0},
         {"--depth", OPT_INT, &depth, "D", "basic blocks per stage (default 1)", 0},
+        {"--groups", OPT_INT, &groups, "G", "group-norm groups, must divide every width (default: 8, or the largest divisor of 8 that divides every --widths value)", 0},
         {"--n-train", OPT_INT, &n_train, "N", "use only the first N training images (default: all)", 0},
         {"--seed", OPT_INT, &seed, "S", "seed of init, batches and masks (default 0)", 0},
         {"--json", OPT_FLAG, &json, NULL, "print the result as JSON on stdout", 0},
@@ -128,7 +129,7 @@ static int train(int argc, char **argv)
         return 2;
     }
     if (steps < 0 || batch < 0 || n_train < 0 || seed < 0 || lr < 0 || depth < 0 || patch < 0 ||
-        mask_ratio < 0) {
+        mask_ratio < 0 || groups < 0) {
         fprintf(stderr, "drift %s: numeric options must be >= 0\n", name);
         return 2;
     }
@@ -144,7 +145,14 @@ static int train(int argc, char **argv)
         }
         o.arch.n_widths = n;
         for (int i = 0; i < n; i++) o.arch.widths[i] = w[i];
+        while (o.arch.groups > 1) { /* the default 8 halved until it divides every width */
+            int ok = 1;
+            for (int i = 0; i < n; i++) ok &= w[i] % o.arch.groups == 0;
+            if (ok) break;
+            o.arch.groups /= 2;
+        }
     }
+    if (groups) o.arch.groups = groups;
     char path[4096];
     if (out) snprintf(path, sizeof path, "%s", out);
     else if (drift_encoder_path(cache_dir, data, path, sizeof path)) return cli_fail(name, "cache");
