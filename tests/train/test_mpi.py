@@ -36,6 +36,11 @@ if not os.path.isfile(MPIRUN):
     MPIRUN = shutil.which("mpirun")
 SANITIZE = os.environ.get("DRIFT_SANITIZE") in ("1", "ON", "TRUE", "true")
 t = Checks()
+T0 = time.time()
+
+
+def section(name):
+    print(f"[{time.time() - T0:6.1f} s] {name}", flush=True)
 
 if not MPIRUN or not os.path.exists(MPIRUN):
     print("SKIP: mpirun not found: the MPI tests did not run (scripts/setup installs openmpi-bin and libopenmpi-dev)")
@@ -141,6 +146,7 @@ TOY = ["--data", "moons", "--preset", "quick", "--classes-per-step", "4", "--n-p
 
 with tempfile.TemporaryDirectory() as tmp:
     # ---- equivalence: a toy with 4 unconditional groups (2 per rank)
+    section("equivalence: a toy")
     r1 = serial([*TOY, "--steps", "12", "--out", os.path.join(tmp, "toy1")])
     r2 = mpirun(2, [*TOY, "--steps", "12", "--out", os.path.join(tmp, "toy2")])
     t.check(r1.returncode == 0, f"toy, 1 process: {r1.stderr[-500:]}")
@@ -154,6 +160,7 @@ with tempfile.TemporaryDirectory() as tmp:
                 f"the 2-rank banner and comm share: {r2.stderr[-800:]}")
 
     # ---- equivalence: conditional conv generator with guidance, 3 classes split 1 + 2
+    section("equivalence: conditional conv")
     lab = np.arange(150) % 3
     imgs = np.where((np.arange(64)[None, :] % 3) == lab[:, None], 200, 40).astype(np.uint8).reshape(150, 8, 8)
     np.save(os.path.join(tmp, "imgs.npy"), imgs)
@@ -170,10 +177,12 @@ with tempfile.TemporaryDirectory() as tmp:
         same_run(os.path.join(tmp, "img1"), os.path.join(tmp, "img2"), "conv images, 2 ranks vs 1")
 
     # ---- resume with another number of ranks
+    section("resume with another")
     full = os.path.join(tmp, "full")
     r = serial([*TOY, "--steps", "12", "--ckpt-every", "6", "--out", full])
     t.check(r.returncode == 0, f"1 process, 12 steps: {r.stderr[-500:]}")
-    for first, then, name in ((2, 1, "2 ranks then 1"), (1, 2, "1 process then 2 ranks")):
+    # (the sanitizer build, several times slower, checks the direction the issue asks for)
+    for first, then, name in ((2, 1, "2 ranks then 1"), (1, 2, "1 process then 2 ranks"))[:1 if SANITIZE else 2]:
         run = os.path.join(tmp, name.replace(" ", "_"))
         args = [*TOY, "--steps", "6", "--out", run]
         r = mpirun(2, args) if first == 2 else serial(args)
@@ -186,6 +195,7 @@ with tempfile.TemporaryDirectory() as tmp:
             same_run(full, run, f"resume, {name}")
 
     # ---- a failure every rank sees (the loss diverges): all end, rank 0 names the checkpoint
+    section("a failure every rank")
     div = os.path.join(tmp, "div")
     t0 = time.time()
     r = mpirun(2, [*TOY, "--steps", "8", "--ckpt-every", "2", "--lr", "1e38", "--out", div], timeout=120)
@@ -194,6 +204,7 @@ with tempfile.TemporaryDirectory() as tmp:
     t.check(took < 30, f"diverging run ends within seconds ({took:.1f} s)")
 
     # ---- kill -9 one rank in the middle of a run: everything ends, the checkpoint stays good
+    section("kill -9 one rank")
     kill = os.path.join(tmp, "kill")
     ck = os.path.join(kill, "checkpoint.safetensors")
     p = subprocess.Popen([MPIRUN, "-np", "2", "--oversubscribe", "--allow-run-as-root", BIN, "train", *TOY,
@@ -215,6 +226,7 @@ with tempfile.TemporaryDirectory() as tmp:
             out, err = p.communicate()
         took = time.time() - t0
         t.check(took < 20 and p.returncode != 0, f"kill -9 of rank 1 ends the run: {took:.1f} s, rc {p.returncode}")
+        print(f"kill -9 of rank 1: the run ended {took:.2f} s later")
         t.check("signal 9" in err or "Killed" in err, f"mpirun says a rank was killed: {err[-600:]}")
         time.sleep(0.5)
         left = [pid for pid in pids.values() if os.path.exists(f"/proc/{pid}")
@@ -230,6 +242,7 @@ with tempfile.TemporaryDirectory() as tmp:
         p.communicate()
 
     # ---- SIGTERM to rank 1 alone: every rank stops after the same step, rank 0 checkpoints it
+    section("SIGTERM to rank 1 alone")
     sig = os.path.join(tmp, "sigterm")
     ck = os.path.join(sig, "checkpoint.safetensors")
     p = subprocess.Popen([MPIRUN, "-np", "2", "--oversubscribe", "--allow-run-as-root", BIN, "train", *TOY,
@@ -254,4 +267,5 @@ with tempfile.TemporaryDirectory() as tmp:
         at = int(tensors(ck)["state"][0])
         t.check(f"stopped at step {at} " in err, f"the checkpoint holds the step the run stopped at ({at})")
 
+section("done")
 sys.exit(t.summary())
