@@ -146,6 +146,8 @@ typedef struct drift_step_info {
     double lr;
     double seconds;            /* wall time of the step */
     double comm_seconds;       /* of which in the ranks' sums (drift_trainer_set_comm; 0 alone) */
+    double loss_seconds;       /* of which in the loss: the fields (and with --features the encoder's
+                                  forward and input-gradient passes); the rest is mostly the generator */
 } drift_step_info;
 
 /* Loads the data, builds the generator and optimizer. With resume_path, the state and the

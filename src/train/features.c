@@ -8,6 +8,7 @@
  * squares (λ_R), (3) the normalized sum, loss and gradient. Passes (1) and (2) compute the
  * distances twice rather than keep B·G·T of them; every per-problem partial sum is stored and
  * reduced in problem order, so results do not depend on the thread count. */
+#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -20,101 +21,127 @@
 #include "field/vexp.h"
 #include "loss_internal.h"
 
+/* sqrtf and the clamps below vectorize only without errno and trap semantics; nothing here
+ * reads errno or FP exceptions (as src/nn/fastmath.h). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math", "no-math-errno")
+#endif
+
 #define MASK_VAL 100.0f   /* the release's soft self-mask on normalized distances */
 #define DIST_EPS 1e-8f    /* cdist clips squared distances here */
 #define STD_EPS 1e-6      /* safe_std */
 
-/* Squared distances of the G generated rows to the T = G + N + P targets of one problem, clipped
- * and square-rooted as the release's cdist. dist: G×T. */
+/* Distances of the G generated rows to the T = G + N + P targets of one problem, clipped and
+ * square-rooted as the release's cdist. dist: G×T. Targets in three contiguous segments. */
 static void problem_dist(const float *gen, const float *neg, const float *pos, int64_t G, int64_t N,
                          int64_t P, int64_t S, float *dist)
 {
     const int64_t T = G + N + P;
+    const float *seg[3] = {gen, neg, pos};
+    const int64_t cnt[3] = {G, N, P}, j0[3] = {0, G, G + N};
     for (int64_t i = 0; i < G; i++) {
         const float *a = gen + i * S;
-        for (int64_t j = 0; j < T; j++) {
-            const float *b = j < G ? gen + j * S : j < G + N ? neg + (j - G) * S : pos + (j - G - N) * S;
-            float s2 = 0;
-            for (int64_t k = 0; k < S; k++) {
-                float t = a[k] - b[k];
-                s2 += t * t;
+        float *d = dist + i * T;
+        for (int q = 0; q < 3; q++)
+            for (int64_t jj = 0; jj < cnt[q]; jj++) {
+                const float *b = seg[q] + jj * S;
+                float s2 = 0;
+#pragma omp simd reduction(+ : s2)
+                for (int64_t k = 0; k < S; k++) {
+                    float t = a[k] - b[k];
+                    s2 += t * t;
+                }
+                d[j0[q] + jj] = sqrtf(s2 > DIST_EPS ? s2 : DIST_EPS);
             }
-            dist[i * T + j] = sqrtf(s2 > DIST_EPS ? s2 : DIST_EPS);
-        }
     }
-}
-
-static inline const float *target_row(const float *gen, const float *neg, const float *pos, int64_t G,
-                                      int64_t N, int64_t S, int64_t j)
-{
-    return j < G ? gen + j * S : j < G + N ? neg + (j - G) * S : pos + (j - G - N) * S;
 }
 
 /* The raw force of one temperature on the G rows of one problem, in scaled units:
  * F_i = Σ_j c_ij (t_j − x_i)/s_in, c_ij = −a_ij Σ_pos a (j generated or negative), a_ij Σ_neg a
  * (j positive), a = sqrt(softmax_row ⊙ softmax_col (floored)) · w_j, logits −dist/(sc·R).
- * Scratch: aff and ec (G×T each), colmax, colsum, er (T each). Two exponentials per pair. */
+ * Scratch: aff and ec (G×T each); colmax, colsum, er, wj, c (T each). Two exponentials per pair;
+ * the loops run over whole rows without branches, so that they vectorize. */
 static void problem_force(const float *dist, const float *gen, const float *neg, const float *pos,
                           float neg_w, int64_t G, int64_t N, int64_t P, int64_t S, float sc, float s_in,
                           double R, int floor, int drop, float *aff, float *ec, float *colmax, float *colsum,
-                          float *er, float *force)
+                          float *er, float *wj, float *cf, float *force)
 {
-    const int64_t T = G + N + P;
+    const int64_t T = G + N + P, GN = G + N;
     /* drop: negatives of weight 0 leave the softmaxes (drift's pixel rule) instead of staying in */
-    const int64_t j_skip0 = drop && neg_w == 0.f ? G : T, j_skip1 = drop && neg_w == 0.f ? G + N : T;
+    const int dropped = drop && neg_w == 0.f && N > 0;
     const float inv = (float)(1.0 / ((double)sc * R));
     const float mask = (float)(MASK_VAL / R);
+    for (int64_t j = 0; j < T; j++) wj[j] = j < G ? 1.f : j < GN ? neg_w : 1.f;
     for (int64_t i = 0; i < G; i++) {
         float *a = aff + i * T;
         const float *dr = dist + i * T;
         for (int64_t j = 0; j < T; j++) a[j] = -dr[j] * inv;
         a[i] -= mask;
-        for (int64_t j = j_skip0; j < j_skip1; j++) a[j] = -INFINITY;
+        if (dropped)
+            for (int64_t j = G; j < GN; j++) a[j] = -INFINITY;
     }
     for (int64_t j = 0; j < T; j++) colmax[j] = -INFINITY, colsum[j] = 0;
-    for (int64_t i = 0; i < G; i++)
-        for (int64_t j = 0; j < T; j++) colmax[j] = aff[i * T + j] > colmax[j] ? aff[i * T + j] : colmax[j];
-    for (int64_t j = j_skip0; j < j_skip1; j++) colmax[j] = 0; /* dropped columns: exp(−inf) = 0 */
+    for (int64_t i = 0; i < G; i++) {
+        const float *a = aff + i * T;
+        for (int64_t j = 0; j < T; j++) colmax[j] = a[j] > colmax[j] ? a[j] : colmax[j];
+    }
+    if (dropped)
+        for (int64_t j = G; j < GN; j++) colmax[j] = 0; /* dropped columns: exp(−inf) = 0 */
     for (int64_t i = 0; i < G; i++) {
         float *e = ec + i * T;
         const float *a = aff + i * T;
         for (int64_t j = 0; j < T; j++) e[j] = vexpf(a[j] - colmax[j]);
         for (int64_t j = 0; j < T; j++) colsum[j] += e[j];
     }
-    for (int64_t j = j_skip0; j < j_skip1; j++) colsum[j] = 1;
+    if (dropped)
+        for (int64_t j = G; j < GN; j++) colsum[j] = 1;
     for (int64_t j = 0; j < T; j++) colsum[j] = 1.f / colsum[j];
     const float fl = floor ? 1e-6f : 0.f;
+    const float is = 1.f / s_in;
     for (int64_t i = 0; i < G; i++) {
         float *row = aff + i * T;
         const float *e = ec + i * T;
         float m = -INFINITY;
+#pragma omp simd reduction(max : m)
         for (int64_t j = 0; j < T; j++) m = row[j] > m ? row[j] : m;
         float z = 0;
-        for (int64_t j = 0; j < T; j++) er[j] = vexpf(row[j] - m), z += er[j];
+#pragma omp simd reduction(+ : z)
+        for (int64_t j = 0; j < T; j++) {
+            er[j] = vexpf(row[j] - m);
+            z += er[j];
+        }
         const float iz = 1.f / z;
         for (int64_t j = 0; j < T; j++) {
             float p = er[j] * iz * (e[j] * colsum[j]);
             p = p > fl ? p : fl;
-            float w = j < G ? 1.f : j < G + N ? neg_w : 1.f;
-            row[j] = sqrtf(p) * w;
+            row[j] = sqrtf(p) * wj[j];
         }
-        for (int64_t j = j_skip0; j < j_skip1; j++) row[j] = 0;
-        double sum_neg = 0, sum_pos = 0;
-        for (int64_t j = 0; j < G + N; j++) sum_neg += row[j];
-        for (int64_t j = G + N; j < T; j++) sum_pos += row[j];
-        /* coefficients and the force */
+        float sum_neg = 0, sum_pos = 0;
+#pragma omp simd reduction(+ : sum_neg)
+        for (int64_t j = 0; j < GN; j++) sum_neg += row[j];
+#pragma omp simd reduction(+ : sum_pos)
+        for (int64_t j = GN; j < T; j++) sum_pos += row[j];
+        /* the coefficients c_ij replace the affinities in the row; Σ_j c_ij in colmax[i] */
+        float csum = 0;
+        for (int64_t j = 0; j < GN; j++) cf[j] = -row[j] * sum_pos;
+        for (int64_t j = GN; j < T; j++) cf[j] = row[j] * sum_neg;
+#pragma omp simd reduction(+ : csum)
+        for (int64_t j = 0; j < T; j++) csum += cf[j];
+        memcpy(row, cf, (size_t)T * sizeof(float));
+        colmax[i] = csum;
+    }
+    /* F = (C·[gen; neg; pos] − diag(csum)·X)/s_in: one GEMM per target segment */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)G, (int)S, (int)G, 1.f, aff, (int)T, gen, (int)S,
+                0.f, force, (int)S);
+    if (N > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)G, (int)S, (int)N, 1.f, aff + G, (int)T, neg,
+                    (int)S, 1.f, force, (int)S);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)G, (int)S, (int)P, 1.f, aff + GN, (int)T, pos, (int)S,
+                1.f, force, (int)S);
+    for (int64_t i = 0; i < G; i++) {
         float *f = force + i * S;
         const float *xi = gen + i * S;
-        for (int64_t k = 0; k < S; k++) f[k] = 0;
-        double csum = 0;
-        for (int64_t j = 0; j < T; j++) {
-            float c = j < G + N ? -row[j] * (float)sum_pos : row[j] * (float)sum_neg;
-            if (c == 0.f) continue;
-            csum += c;
-            const float *t = target_row(gen, neg, pos, G, N, S, j);
-            for (int64_t k = 0; k < S; k++) f[k] += c * t[k];
-        }
-        const float cs = (float)csum, is = 1.f / s_in;
+        const float cs = colmax[i];
         for (int64_t k = 0; k < S; k++) f[k] = (f[k] - cs * xi[k]) * is;
     }
 }
@@ -143,7 +170,7 @@ int drift_release_loss(const drift_release_opts *o, int64_t B, int64_t block, in
     double *bscale = drift_alloc((size_t)nb, sizeof(double));
     double *blam = drift_alloc((size_t)nb * (size_t)nr, sizeof(double));
     int nth = omp_get_max_threads();
-    float *scratch = drift_alloc((size_t)nth * (size_t)(3 * G * T + 3 * T), sizeof(float));
+    float *scratch = drift_alloc((size_t)nth * (size_t)(3 * G * T + 5 * T), sizeof(float));
     if (!part || !wsum || !force || !bscale || !blam || !scratch) {
         drift_free(part); drift_free(wsum); drift_free(force); drift_free(bscale); drift_free(blam);
         drift_free(scratch);
@@ -152,7 +179,7 @@ int drift_release_loss(const drift_release_opts *o, int64_t B, int64_t block, in
     /* pass 1: Σ_ij d_ij w_j and Σ_j w_j per problem */
 #pragma omp parallel for schedule(dynamic, 4)
     for (int64_t b = 0; b < B; b++) {
-        float *dist = scratch + (size_t)omp_get_thread_num() * (size_t)(3 * G * T + 3 * T);
+        float *dist = scratch + (size_t)omp_get_thread_num() * (size_t)(3 * G * T + 5 * T);
         const float *gb = gen + b * GS, *nbp = N ? neg + b * N * S : NULL, *pb = pos + b * P * S;
         const float w = N ? neg_w[b] : 0.f;
         problem_dist(gb, nbp, pb, G, N, P, S, dist);
@@ -175,8 +202,9 @@ int drift_release_loss(const drift_release_opts *o, int64_t B, int64_t block, in
     /* pass 2: the raw forces and their squares per temperature */
 #pragma omp parallel for schedule(dynamic, 4)
     for (int64_t b = 0; b < B; b++) {
-        float *dist = scratch + (size_t)omp_get_thread_num() * (size_t)(3 * G * T + 3 * T);
-        float *aff = dist + G * T, *ec = aff + G * T, *colmax = ec + G * T, *colsum = colmax + T, *er = colsum + T;
+        float *dist = scratch + (size_t)omp_get_thread_num() * (size_t)(3 * G * T + 5 * T);
+        float *aff = dist + G * T, *ec = aff + G * T, *colmax = ec + G * T, *colsum = colmax + T, *er = colsum + T,
+              *wj = er + T, *cf = wj + T;
         const float *gb = gen + b * GS, *nbp = N ? neg + b * N * S : NULL, *pb = pos + b * P * S;
         const double scale = bscale[b / block];
         const float sc = (float)(scale > 1e-3 ? scale : 1e-3);
@@ -186,7 +214,7 @@ int drift_release_loss(const drift_release_opts *o, int64_t B, int64_t block, in
         for (int t = 0; t < nr; t++) {
             float *f = force + ((size_t)t * (size_t)B + (size_t)b) * (size_t)GS;
             problem_force(dist, gb, nbp, pb, N ? neg_w[b] : 0.f, G, N, P, S, sc, s_in, o->r[t], o->floor,
-                          o->drop_zero, aff, ec, colmax, colsum, er, f);
+                          o->drop_zero, aff, ec, colmax, colsum, er, wj, cf, f);
             double q = 0;
             for (int64_t k = 0; k < GS; k++) q += (double)f[k] * f[k];
             part[b * (nr + 2) + t] = q;

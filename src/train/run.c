@@ -333,6 +333,8 @@ static int log_line(drift_trainer *t, const drift_step_info *info, double steps_
     drift_jsonw_key(&w, "grad_norm"); drift_jsonw_double(&w, info->grad_norm);
     drift_jsonw_key(&w, "lr"); drift_jsonw_double(&w, info->lr);
     drift_jsonw_key(&w, "steps_per_s"); drift_jsonw_double(&w, steps_per_s);
+    drift_jsonw_key(&w, "step_seconds"); drift_jsonw_double(&w, info->seconds);
+    drift_jsonw_key(&w, "loss_seconds"); drift_jsonw_double(&w, info->loss_seconds);
     double fid = NAN;
     int st = DRIFT_OK;
     if (do_eval) {

@@ -388,6 +388,7 @@ int drift_trainer_step(drift_trainer *t, drift_step_info *info)
     memset(&local, 0, sizeof local);
     /* the loss of this rank's groups, normalized by the whole step's rows; its statistics, a
      * non-finite flag and the stop flags summed over ranks, so every rank decides alike */
+    const double loss_t0 = drift_now();
     if (t->features_on) {
         /* one process: the loss's step-wide scalars are not summed over ranks (open_encoder) */
         if ((st = open_encoder(t))) return st;
@@ -409,6 +410,7 @@ int drift_trainer_step(drift_trainer *t, drift_step_info *info)
             return drift_error(DRIFT_ENUMERIC, "step %lld: the loss or its gradient is not finite", (long long)step);
     }
 
+    local.loss_seconds = drift_now() - loss_t0;
     drift_model_zero_grad(t->model);
     if (nloc > 0 && (st = drift_model_backward(t->model, t->grad + r0 * D))) return st;
     const size_t np = t->model->n_params;
