@@ -84,6 +84,11 @@ typedef struct drift_feature_key {
  * such a pool is an error. image_dim: floats per raw image (the global key). The release's keys
  * are DRIFT_FEATURE_KEYS_RELEASE. */
 #define DRIFT_FEATURE_KEYS_RELEASE "global,*.tokens,*.mean,*.std,*.mean2,*.std2,*.mean4,*.std4"
+/* The trainer's default ("light"): the release's keys without the full-resolution tokens and the
+ * 28×28 map's patch statistics — 154 problems per class group instead of 1624 with drift's
+ * default encoder (conv1 28×28, layer1 14×14, layer2 7×7), about a tenth of the field cost
+ * (docs/TRAINING.md). The spec strings "release" and "light" name these two. */
+#define DRIFT_FEATURE_KEYS_LIGHT "global,*.mean,*.std,layer1.mean2,layer1.std2,layer2.tokens"
 int drift_feature_keys_build(const char *spec, const drift_feature_map *maps, int n_maps, int64_t image_dim,
                              drift_feature_key *keys, int max_keys, int *n_keys);
 

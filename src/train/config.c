@@ -64,7 +64,7 @@ static const opt_entry table[] = {
     O("threads", T_INT, threads, "T", "threads (0 = all cores)"),
     O("out", T_STR, out, "DIR", "run directory (metrics.jsonl, samples, plots, checkpoint)"),
     O("features", T_STR, features, "none|auto|FILE", "drift in the features of a frozen encoder: none (pixels), auto (the dataset's cached encoder, trained on first use; drift encoder train), or an encoder file"),
-    O("feature-keys", T_STR, feature_keys, "SPEC", "feature keys: comma list of global and MAP.POOL (MAP: a map name or *; POOL: tokens | mean | std | mean2 | std2 | mean4 | std4)"),
+    O("feature-keys", T_STR, feature_keys, "SPEC", "feature keys: light | release | a comma list of global and MAP.POOL (MAP: a map name or *; POOL: tokens | mean | std | mean2 | std2 | mean4 | std4); light = global,*.mean,*.std,layer1.mean2,layer1.std2,layer2.tokens"),
     O("feature-scope", T_STR, feature_scope, "step|group", "feature loss: the scale and per-temperature norms over the whole step (the release) or per class group"),
     O("keep-zero-neg", T_BOOL, keep_zero_neg, "0|1", "feature loss: unconditional negatives of weight 0 (alpha = 1) stay in the softmaxes (the release)"),
     O("feature-hash", T_STR, feature_hash, "HASH", "content hash of the run's encoder (recorded by the run; a resume with another encoder is refused)"),
@@ -289,7 +289,7 @@ int drift_train_config_defaults(drift_train_config *cfg, const char *data, const
     }
     snprintf(cfg->out, sizeof cfg->out, "runs/%s", npy ? "npy" : data);
     snprintf(cfg->features, sizeof cfg->features, "none");
-    snprintf(cfg->feature_keys, sizeof cfg->feature_keys, "%s", DRIFT_FEATURE_KEYS_RELEASE);
+    snprintf(cfg->feature_keys, sizeof cfg->feature_keys, "light"); /* DRIFT_FEATURE_KEYS_LIGHT */
     snprintf(cfg->feature_scope, sizeof cfg->feature_scope, "step");
     cfg->keep_zero_neg = 1;
     return DRIFT_OK;

@@ -302,6 +302,8 @@ int drift_feature_keys_build(const char *spec, const drift_feature_map *maps, in
     if (!spec || !keys || !n_keys || image_dim < 1 || n_maps < 0 || (n_maps > 0 && !maps))
         return drift_error(DRIFT_EINVAL, "feature keys: missing arguments");
     *n_keys = 0;
+    if (!strcmp(spec, "release")) spec = DRIFT_FEATURE_KEYS_RELEASE;
+    else if (!strcmp(spec, "light")) spec = DRIFT_FEATURE_KEYS_LIGHT;
     char buf[512];
     if (strlen(spec) >= sizeof buf) return drift_error(DRIFT_EINVAL, "feature keys: spec too long");
     strcpy(buf, spec);

@@ -76,6 +76,7 @@ static void config(drift_train_config *c, const char *enc, const char *out)
     c->log_every = 1;
     c->threads = 2;
     snprintf(c->features, sizeof c->features, "%s", enc);
+    snprintf(c->feature_keys, sizeof c->feature_keys, "release"); /* the tiny encoder has no layer2 */
     snprintf(c->out, sizeof c->out, "%s/%s", tmpdir, out);
 }
 

@@ -276,6 +276,11 @@ static void test_keys_spec(void)
     CHECK(found == 3);
     CHECK_OK(drift_feature_keys_build("layer1.mean2,global,layer1.mean2", maps, 3, 64, k, 8, &n));
     CHECK(n == 2 && k[0].tokens == 4 && !strcmp(k[0].name, "layer1_mean_2"));
+    int nr = 0;
+    CHECK_OK(drift_feature_keys_build("release", maps, 3, 64, k, DRIFT_MAX_FEATURE_KEYS, &nr));
+    CHECK(nr == 20);
+    CHECK_OK(drift_feature_keys_build("light", maps, 3, 64, k, DRIFT_MAX_FEATURE_KEYS, &nr));
+    CHECK(nr == 1 + 6 + 2 + 1); /* global, 3 maps × mean/std, layer1 mean2/std2, layer2 tokens */
     CHECK(drift_feature_keys_build("layer2.mean4", maps, 3, 64, k, 8, &n) == DRIFT_EINVAL);
     CHECK(strstr(drift_last_error(), "do not tile") != NULL);
     CHECK(drift_feature_keys_build("layer9.mean", maps, 3, 64, k, 8, &n) == DRIFT_EINVAL);
