@@ -11,6 +11,7 @@ drift_toy_metrics_write_json), so its keys and values are the CLI's.
 import ctypes
 import json
 import sys
+import threading
 import time
 
 import numpy as np
@@ -139,7 +140,8 @@ class Evaluator:
     statistics of its test split, computed once; score() then costs a forward pass and the
     metrics. The options are `drift eval`'s: n_ref (--n-ref), k (--k), data_dir, cache_dir,
     classifier (--classifier FILE), train=False (--no-train: a missing classifier is an error
-    instead of minutes of training). log=True prints the library's progress lines to stderr."""
+    instead of minutes of training). log=True prints the library's progress lines to stderr.
+    Threads sharing an Evaluator take turns (its classifier's activations are shared)."""
 
     def __init__(self, data="fashion-mnist", n_ref=0, k=3, data_dir=None, cache_dir=None, classifier=None,
                  train=True, log=True):
@@ -159,6 +161,7 @@ class Evaluator:
                              n_ref=int(n_ref), k=int(k), train_if_missing=1 if train else 0,
                              classifier_path=self._strings[3], train_opts=None,
                              log=ctypes.cast(self._log, ctypes.c_void_p) if log else None, log_ctx=None)
+        self._lock = threading.Lock()  # one scoring at a time: the classifier's activations are shared
         ev = ctypes.c_void_p()
         use_threads()
         check(L.drift_evaluator_open(ctypes.byref(opts), ctypes.byref(ev)))
@@ -166,7 +169,11 @@ class Evaluator:
         self.classifier_path = L.drift_evaluator_classifier_path(ev).decode()
 
     def close(self):
-        ev, self._ev = getattr(self, "_ev", None), None
+        lock = getattr(self, "_lock", None)
+        if lock is None:
+            return
+        with lock:
+            ev, self._ev = getattr(self, "_ev", None), None
         if ev:
             lib().drift_evaluator_free(ev)
 
@@ -193,10 +200,13 @@ class Evaluator:
         lab = None if labels is None else _labels(labels, x.shape[0], self.n_classes, self.data)
         m = ctypes.create_string_buffer(OPAQUE_METRICS_BYTES)
         L = lib()
-        t0 = time.monotonic()
-        use_threads()
-        check(L.drift_eval_images(self._ev, x.ctypes.data, x.shape[1], _arrays.ptr(lab), x.shape[0], m))
-        secs = time.monotonic() - t0
+        with self._lock:
+            if not self._ev:
+                raise ValueError("this evaluator was closed")
+            t0 = time.monotonic()
+            use_threads()
+            check(L.drift_eval_images(self._ev, x.ctypes.data, x.shape[1], _arrays.ptr(lab), x.shape[0], m))
+            secs = time.monotonic() - t0
         out = {"dataset": self.data, "classifier": self.classifier_path}
         out.update(_metrics_json(L.drift_image_metrics_write_json, m))
         out["seconds"] = secs

@@ -68,7 +68,7 @@ with tempfile.TemporaryDirectory() as tmp:
         m = drift.eval(arr, labels=lab, **common)
         same_metrics(m, json.loads(out) if rc == 0 else {}, name)
     t.check(m["n_reference"] == NREF and m["class_accuracy"] is None and m["fid"] > 0, "image metrics: %r" % m)
-    with drift.Evaluator("fashion-mnist", cache_dir=cache, n_ref=NREF, train=False, log=False) as ev:
+    with drift.Evaluator("fashion-mnist", cache_dir=cache, n_ref=NREF, train=False, log=True) as ev:
         m1 = ev.score(noise)
         m2 = ev.score(noise[:60], n=50)
         t.check(m2["n_samples"] == 50 and m1["fid"] == drift.eval(noise, **common)["fid"],
