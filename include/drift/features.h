@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drift/comm.h"
 #include "drift/field.h"
 #include "drift/models.h"
 #include "drift/train.h"
@@ -48,6 +49,12 @@ typedef struct drift_release_opts {
     int floor;                /* affinity sqrt(max(A_row·A_col, 1e-6)) as released; 0: no floor */
     int drop_zero;            /* negatives of a problem whose weight is 0 leave both softmaxes
                                  (drift's pixel rule); 0: they stay in with weight 0 (the release) */
+    /* Data-parallel steps (drift/comm.h): this rank holds B of the step's total_problems problems.
+     * With block == B (the step scope) the scale's and λ's sums are summed over the ranks, and
+     * the loss is the mean over total_problems (gradient scaled alike), so K ranks compute what
+     * one process computes for the whole step. NULL / 0: alone. */
+    struct drift_comm *comm;
+    int64_t total_problems;
 } drift_release_opts;
 
 typedef struct drift_release_result {
@@ -109,6 +116,8 @@ typedef struct drift_feature_loss_config {
     int n_keys;
     const drift_feature_map *maps;   /* the encoder's maps (n_maps); NULL / 0 with only the global key */
     int n_maps;
+    struct drift_comm *comm;  /* data-parallel: this rank's groups of step_groups (NULL: alone) */
+    int step_groups;
 } drift_feature_loss_config;
 
 typedef struct drift_feature_key_stats {

@@ -192,9 +192,19 @@ int drift_release_loss(const drift_release_opts *o, int64_t B, int64_t block, in
         part[b] = s;
         wsum[b] = (double)G + (double)P + (double)N * w;
     }
+    const int64_t Btot = o->total_problems > 0 ? o->total_problems : B;
+    /* across ranks only the step scope has shared scalars (a group's block lives on one rank) */
+    drift_comm *comm = o->comm && drift_comm_size(o->comm) > 1 && block == B ? o->comm : NULL;
+    const int64_t per_block = comm ? Btot : block;
+    int st = DRIFT_OK;
     for (int64_t k = 0; k < nb; k++) {
         double s = 0, ws = 0;
         for (int64_t b = k * block; b < (k + 1) * block; b++) s += part[b], ws += wsum[b];
+        if (comm) {
+            double v[2] = {s, ws};
+            if ((st = drift_comm_allreduce_sum_f64(comm, v, 2))) goto out;
+            s = v[0], ws = v[1];
+        }
         /* the release: mean(d·w) / mean(w) = Σ d w / (G Σ w) */
         bscale[k] = ws > 0 ? s / ((double)G * ws) : 0;
         res->scale += bscale[k] / (double)nb;
@@ -220,21 +230,24 @@ int drift_release_loss(const drift_release_opts *o, int64_t B, int64_t block, in
             part[b * (nr + 2) + t] = q;
         }
     }
-    for (int64_t k = 0; k < nb; k++)
+    for (int64_t k = 0; k < nb; k++) {
+        double q[DRIFT_MAX_TAU] = {0};
+        for (int t = 0; t < nr; t++)
+            for (int64_t b = k * block; b < (k + 1) * block; b++) q[t] += part[b * (nr + 2) + t];
+        if (comm && (st = drift_comm_allreduce_sum_f64(comm, q, (size_t)nr))) goto out;
         for (int t = 0; t < nr; t++) {
-            double q = 0;
-            for (int64_t b = k * block; b < (k + 1) * block; b++) q += part[b * (nr + 2) + t];
-            double fn = q / ((double)block * (double)GS); /* f_norm_val: mean over (b, i, s) */
+            double fn = q[t] / ((double)per_block * (double)GS); /* f_norm_val: mean over (b, i, s) */
             blam[k * nr + t] = sqrt(fn > 1e-8 ? fn : 1e-8);
             res->r_rms[t] += sqrt(fn) / (double)nb;
         }
+    }
     /* pass 3: total force, loss, gradient: L = mean_b mean_{i,s} F², ∂L/∂x = −2F/(s_in·G·S·B) */
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < B; b++) {
         const double scale = bscale[b / block];
         double si = scale / sqrt((double)S);
         const double s_in = si > 1e-3 ? si : 1e-3;
-        const double c = -2.0 / (s_in * (double)GS * (double)B);
+        const double c = -2.0 / (s_in * (double)GS * (double)Btot);
         double q = 0, raw = 0;
         float *gb = grad + b * GS;
         for (int64_t k = 0; k < GS; k++) {
@@ -251,12 +264,15 @@ int drift_release_loss(const drift_release_opts *o, int64_t B, int64_t block, in
         part[b * (nr + 2) + nr] = q / (double)GS;
         part[b * (nr + 2) + nr + 1] = raw;
     }
-    double loss = 0, raw = 0;
-    for (int64_t b = 0; b < B; b++) loss += part[b * (nr + 2) + nr], raw += part[b * (nr + 2) + nr + 1];
-    res->loss = loss / (double)B;
-    res->v_rms = sqrt(raw / ((double)B * (double)GS));
+    double sums[2] = {0, 0};
+    for (int64_t b = 0; b < B; b++) sums[0] += part[b * (nr + 2) + nr], sums[1] += part[b * (nr + 2) + nr + 1];
+    if (o->comm && drift_comm_size(o->comm) > 1 && (st = drift_comm_allreduce_sum_f64(o->comm, sums, 2))) goto out;
+    res->loss = sums[0] / (double)Btot;
+    res->v_rms = sqrt(sums[1] / ((double)Btot * (double)GS));
+out:
     drift_free(part); drift_free(wsum); drift_free(force); drift_free(bscale); drift_free(blam);
     drift_free(scratch);
+    if (st) return st;
     if (!isfinite(res->loss))
         return drift_error(DRIFT_ENUMERIC, "release loss: the loss is not finite");
     return DRIFT_OK;
@@ -590,8 +606,10 @@ int drift_feature_loss(const drift_feature_loss_config *cfg, drift_model *encode
         for (int64_t g = 0; g < ng; g++)
             for (int64_t f = 0; f < F; f++) nw[g * F + f] = groups[g].unc_weight;
         drift_release_result res;
-        st = drift_release_loss(&cfg->release, B, cfg->scope_group ? F : B, G, N, P, S, pg, pn, N ? nw : NULL, pp,
-                                pgrad, &res);
+        drift_release_opts ro = cfg->release;
+        ro.comm = cfg->comm;
+        ro.total_problems = (cfg->step_groups > 0 ? cfg->step_groups : ng) * F;
+        st = drift_release_loss(&ro, B, cfg->scope_group ? F : B, G, N, P, S, pg, pn, N ? nw : NULL, pp, pgrad, &res);
         if (st) {
             drift_error_context(st, "feature key %s", K->name);
             break;
@@ -616,19 +634,23 @@ int drift_feature_loss(const drift_feature_loss_config *cfg, drift_model *encode
     }
     if (!st) {
         stats->loss = loss;
-        double gs = 0, ps = 0, dups = 0;
+        /* diversity over the step's groups; a non-finite gradient on any rank fails every rank */
+        const int step_groups = cfg->step_groups > 0 ? cfg->step_groups : n_groups;
+        double v[4] = {0, 0, 0, !drift_all_finite_f32(grad, (size_t)(n_gen * d))};
         for (int64_t g = 0; g < ng; g++) {
             double p = loss_spread(groups[g].pos, P, d, 0, NULL);
             int64_t nd = 0;
-            gs += loss_spread(x + g * G * d, G, d, 0.01 * p, &nd) / (double)ng;
-            ps += p / (double)ng;
-            dups += (double)nd;
+            v[0] += loss_spread(x + g * G * d, G, d, 0.01 * p, &nd) / (double)step_groups;
+            v[1] += p / (double)step_groups;
+            v[2] += (double)nd;
         }
-        stats->gen_spread = gs;
-        stats->pos_spread = ps;
-        stats->diversity = ps > 0 ? gs / ps : 0;
-        stats->dup_frac = dups / (double)n_gen;
-        if (!isfinite(loss) || !drift_all_finite_f32(grad, (size_t)(n_gen * d)))
+        if (cfg->comm && drift_comm_size(cfg->comm) > 1 && (st = drift_comm_allreduce_sum_f64(cfg->comm, v, 4)))
+            goto done;
+        stats->gen_spread = v[0];
+        stats->pos_spread = v[1];
+        stats->diversity = v[1] > 0 ? v[0] / v[1] : 0;
+        stats->dup_frac = v[2] / (double)(step_groups * G);
+        if (!isfinite(loss) || v[3] > 0)
             st = drift_error(DRIFT_ENUMERIC, "the feature-space loss or its gradient is not finite");
     }
 done:

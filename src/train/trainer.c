@@ -290,9 +290,9 @@ static int open_encoder(drift_trainer *t)
 {
     if (t->encoder) return DRIFT_OK;
     drift_train_config *cfg = &t->cfg;
-    if (drift_comm_size(t->comm) > 1)
-        return drift_error(DRIFT_EINVAL, "feature-space training (--features) runs in one process; its step-wide "
-                                         "scale is not summed over MPI ranks yet");
+    if (t->g1 <= t->g0)
+        return drift_error(DRIFT_EINVAL, "--features over %d ranks needs a class group on every rank (classes-per-step "
+                                         ">= ranks; this step has %d)", drift_comm_size(t->comm), t->n_groups);
     const int autoenc = !strcmp(cfg->features, "auto");
     drift_encoder_get_opts o;
     memset(&o, 0, sizeof o);
@@ -330,6 +330,8 @@ static int open_encoder(drift_trainer *t)
     f->n_keys = nk;
     f->maps = t->maps;
     f->n_maps = nm;
+    f->comm = t->comm;
+    f->step_groups = t->n_groups;
     return DRIFT_OK;
 }
 
@@ -390,12 +392,14 @@ int drift_trainer_step(drift_trainer *t, drift_step_info *info)
      * non-finite flag and the stop flags summed over ranks, so every rank decides alike */
     const double loss_t0 = drift_now();
     if (t->features_on) {
-        /* one process: the loss's step-wide scalars are not summed over ranks (open_encoder) */
+        /* this rank's groups; the loss sums its step-wide scalars and statistics over the ranks */
         if ((st = open_encoder(t))) return st;
-        if ((st = drift_feature_loss(&t->fcfg, t->encoder->model, t->x, D, t->groups, (int)ng, t->grad,
-                                     &local.stats, NULL)))
+        if ((st = drift_feature_loss(&t->fcfg, t->encoder->model, t->x + r0 * D, D, t->groups + g0, (int)(g1 - g0),
+                                     t->grad + r0 * D, &local.stats, NULL)))
             return drift_error_context(st, "step %lld", (long long)step);
-        t->stop_all = t->stop && *t->stop;
+        double stop = t->stop && *t->stop;
+        if ((st = drift_comm_allreduce_sum_f64(t->comm, &stop, 1))) return st;
+        t->stop_all = stop > 0;
     } else {
         double sums[LOSS_SUM_N + 2] = {0};
         if (nloc > 0 && (st = drift_loss_partial(&cfg->field, cfg->objective, t->x + r0 * D, D, t->groups + g0,
