@@ -339,12 +339,14 @@ static void test_backward_input_vs_full(void)
     /* rows: the first 13 rows alone */
     const int R = 13;
     CHECK_OK(drift_model_backward_input_rows(m, w, R, d_rows));
-    double worst = 0;
+    double worst = 0, scale = 0;
     for (size_t i = 0; i < (size_t)R * m->in_dim; i++) {
-        double e = fabs(d_rows[i] - d_in[i]) / (1e-3 + fabs(d_in[i]));
+        double e = fabs(d_rows[i] - d_in[i]);
         if (e > worst) worst = e;
+        if (fabs(d_in[i]) > scale) scale = fabs(d_in[i]);
     }
-    CHECK_MSG(worst < 1e-4, "rows pass vs whole batch: worst relative error %.3g", worst);
+    /* equal up to rounding: the GEMMs may block a smaller batch differently */
+    CHECK_MSG(worst <= 1e-5 * scale, "rows pass vs whole batch: worst error %.3g of max %.3g", worst, scale);
     /* errors */
     CHECK(drift_model_backward_input_rows(m, w, 0, d_rows) == DRIFT_EINVAL);
     CHECK(drift_model_backward_input_rows(m, w, B + 1, d_rows) == DRIFT_EINVAL);

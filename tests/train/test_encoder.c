@@ -58,10 +58,14 @@ static const char *tmp_path(const char *what)
 
 static void test_training_lowers_loss(void)
 {
-    const int fast = getenv("DRIFT_SANITIZE") != NULL;
+#if defined(__SANITIZE_ADDRESS__)
+    const int fast = 1; /* an unoptimized sanitizer build: fewer steps */
+#else
+    const int fast = 0;
+#endif
     drift_dataset d = synthetic(512, 1);
     drift_encoder_opts o;
-    small_opts(&o, fast ? 80 : 300);
+    small_opts(&o, fast ? 60 : 300);
     drift_encoder *e = NULL;
     double t0 = drift_now();
     CHECK_OK(drift_encoder_train_on(&d, &o, &e));
@@ -70,7 +74,7 @@ static void test_training_lowers_loss(void)
             fprintf(stderr, "  masked MSE %.4f -> %.4f in %.1f s\n", e->loss_start, e->loss_end,
                     drift_now() - t0);
         CHECK(isfinite(e->loss_start) && e->loss_start > 0);
-        /* measured: 0.57 -> 0.37 (300 steps), 0.65 -> 0.38 (80 steps) */
+        /* measured: 0.57 -> 0.37 (300 steps), 0.65 -> 0.38 (80 steps), 0.69 -> 0.43 (60) */
         CHECK_MSG(e->loss_end < 0.8 * e->loss_start, "masked MSE %.4f -> %.4f", e->loss_start,
                   e->loss_end);
         CHECK(e->steps == o.steps && e->train_images == 512);
@@ -84,7 +88,7 @@ static void test_training_lowers_loss(void)
     }
     /* the same seed gives the same encoder */
     drift_encoder *e2 = NULL;
-    o.steps = 20;
+    o.steps = 8;
     CHECK_OK(drift_encoder_train_on(&d, &o, &e2));
     drift_encoder *e3 = NULL;
     CHECK_OK(drift_encoder_train_on(&d, &o, &e3));
