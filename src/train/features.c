@@ -386,6 +386,24 @@ static void key_window(const drift_feature_key *k, const drift_feature_map *f, i
     *wy = *wx = k->win;
 }
 
+/* Mean and sqrt(var + 1e-6) of one channel's values in a window (float64 sums). */
+static void window_stats(const float *mc, int width, int y0, int x0, int wy, int wx, double *mean, double *sd)
+{
+    const double cnt = (double)wy * wx;
+    double s = 0, v = 0;
+    for (int y = y0; y < y0 + wy; y++)
+        for (int x = x0; x < x0 + wx; x++) s += mc[y * width + x];
+    *mean = s / cnt;
+    if (!sd) return;
+    for (int y = y0; y < y0 + wy; y++)
+        for (int x = x0; x < x0 + wx; x++) {
+            double dlt = mc[y * width + x] - *mean;
+            v += dlt * dlt;
+        }
+    v /= cnt;
+    *sd = sqrt((v > 0 ? v : 0) + STD_EPS);
+}
+
 void drift_feature_key_forward(const drift_feature_key *k, const drift_feature_map *maps, const float *rows,
                                int64_t row_len, int64_t n, float *out)
 {
@@ -407,22 +425,10 @@ void drift_feature_key_forward(const drift_feature_key *k, const drift_feature_m
             }
             int y0, x0, wy, wx;
             key_window(k, f, t, &y0, &x0, &wy, &wx);
-            const double cnt = (double)wy * wx;
             for (int64_t c = 0; c < S; c++) {
-                const float *mc = m + c * hw;
-                double s = 0;
-                for (int y = y0; y < y0 + wy; y++)
-                    for (int x = x0; x < x0 + wx; x++) s += mc[y * f->w + x];
-                double mean = s / cnt;
-                if (!k->std) { o[c] = (float)mean; continue; }
-                double v = 0;
-                for (int y = y0; y < y0 + wy; y++)
-                    for (int x = x0; x < x0 + wx; x++) {
-                        double dlt = mc[y * f->w + x] - mean;
-                        v += dlt * dlt;
-                    }
-                v /= cnt;
-                o[c] = (float)sqrt((v > 0 ? v : 0) + STD_EPS);
+                double mean, sd;
+                window_stats(m + c * hw, f->w, y0, x0, wy, wx, &mean, k->std ? &sd : NULL);
+                o[c] = (float)(k->std ? sd : mean);
             }
         }
     }
@@ -461,17 +467,8 @@ void drift_feature_key_backward(const drift_feature_key *k, const drift_feature_
                         for (int x = x0; x < x0 + wx; x++) dc[y * f->w + x] += gv;
                     continue;
                 }
-                double s = 0, v = 0;
-                for (int y = y0; y < y0 + wy; y++)
-                    for (int x = x0; x < x0 + wx; x++) s += mc[y * f->w + x];
-                const double mean = s / cnt;
-                for (int y = y0; y < y0 + wy; y++)
-                    for (int x = x0; x < x0 + wx; x++) {
-                        double dlt = mc[y * f->w + x] - mean;
-                        v += dlt * dlt;
-                    }
-                v /= cnt;
-                const double sd = sqrt((v > 0 ? v : 0) + STD_EPS);
+                double mean, sd;
+                window_stats(mc, f->w, y0, x0, wy, wx, &mean, &sd);
                 /* ∂sd/∂m_k = (m_k − mean)/(cnt·sd) (the mean's own derivative sums to zero) */
                 const double cg = g[c] / (cnt * sd);
                 for (int y = y0; y < y0 + wy; y++)
