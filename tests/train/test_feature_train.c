@@ -14,6 +14,7 @@
 #include "drift/safetensors.h"
 #include "drift/train.h"
 #include "test.h"
+#include "trainer_util.h"
 
 static char tmpdir[256], xp[512], lp[512];
 enum { N = 120, H = 8 };
@@ -80,30 +81,6 @@ static void config(drift_train_config *c, const char *enc, const char *out)
     snprintf(c->out, sizeof c->out, "%s/%s", tmpdir, out);
 }
 
-static int run(const drift_train_config *c, const char *resume)
-{
-    drift_trainer *t = NULL;
-    int st = drift_trainer_create(c, resume, &t);
-    if (!st) st = drift_trainer_run(t);
-    drift_trainer_free(t);
-    return st;
-}
-
-static float *tensor(const char *path, const char *name, size_t *n)
-{
-    drift_safetensors *st = NULL;
-    if (drift_safetensors_read(path, &st)) return NULL;
-    const drift_st_tensor *t;
-    float *out = NULL;
-    if (!drift_safetensors_find(st, name, &t)) {
-        *n = (size_t)t->shape[0];
-        out = malloc(*n * sizeof(float));
-        memcpy(out, t->data, *n * sizeof(float));
-    }
-    drift_safetensors_free(st);
-    return out;
-}
-
 static void test_feature_run_resumes_exactly(void)
 {
     char enc[512], enc2[512], ck[512], ck_full[512];
@@ -145,7 +122,7 @@ static void test_feature_run_resumes_exactly(void)
     const char *names[] = {"params", "ema", "adam.m", "adam.v"};
     for (int k = 0; k < 4; k++) {
         size_t na = 0, nb = 0;
-        float *a = tensor(ck_full, names[k], &na), *b = tensor(ck, names[k], &nb);
+        float *a = read_tensor(ck_full, names[k], &na), *b = read_tensor(ck, names[k], &nb);
         CHECK(a && b && na == nb && na > 0);
         if (a && b && na == nb) CHECK_MSG(!memcmp(a, b, na * sizeof(float)), "%s differs after resume", names[k]);
         free(a), free(b);

@@ -16,6 +16,7 @@
 #include "drift/safetensors.h"
 #include "drift/train.h"
 #include "test.h"
+#include "trainer_util.h"
 #include "train/trainer_internal.h"
 
 static char tmpdir[256];
@@ -36,30 +37,6 @@ static void small_toy_config(drift_train_config *c, const char *out)
     c->seed = 7;
     c->threads = 2;
     snprintf(c->out, sizeof c->out, "%s/%s", tmpdir, out);
-}
-
-static float *read_tensor(const char *path, const char *name, size_t *n)
-{
-    drift_safetensors *st = NULL;
-    if (drift_safetensors_read(path, &st)) return NULL;
-    const drift_st_tensor *t;
-    float *out = NULL;
-    if (!drift_safetensors_find(st, name, &t)) {
-        *n = (size_t)t->shape[0];
-        out = malloc(*n * sizeof(float));
-        memcpy(out, t->data, *n * sizeof(float));
-    }
-    drift_safetensors_free(st);
-    return out;
-}
-
-static int run(const drift_train_config *c, const char *resume)
-{
-    drift_trainer *t = NULL;
-    int st = drift_trainer_create(c, resume, &t);
-    if (!st) st = drift_trainer_run(t);
-    drift_trainer_free(t);
-    return st;
 }
 
 static void test_resume_gives_the_same_weights(void)
