@@ -333,6 +333,15 @@ static int log_line(drift_trainer *t, const drift_step_info *info, double steps_
     drift_jsonw_key(&w, "grad_norm"); drift_jsonw_double(&w, info->grad_norm);
     drift_jsonw_key(&w, "lr"); drift_jsonw_double(&w, info->lr);
     drift_jsonw_key(&w, "steps_per_s"); drift_jsonw_double(&w, steps_per_s);
+    if (t->features_on && t->encoder) { /* each feature key's loss (each near the number of temperatures) */
+        drift_jsonw_key(&w, "key_loss");
+        drift_jsonw_begin_object(&w);
+        for (int k = 0; k < t->fcfg.n_keys; k++) {
+            drift_jsonw_key(&w, t->keys[k].name);
+            drift_jsonw_double(&w, t->key_stats[k].loss);
+        }
+        drift_jsonw_end_object(&w);
+    }
     drift_jsonw_key(&w, "step_seconds"); drift_jsonw_double(&w, info->seconds);
     drift_jsonw_key(&w, "loss_seconds"); drift_jsonw_double(&w, info->loss_seconds);
     double fid = NAN;

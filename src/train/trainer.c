@@ -395,7 +395,7 @@ int drift_trainer_step(drift_trainer *t, drift_step_info *info)
         /* this rank's groups; the loss sums its step-wide scalars and statistics over the ranks */
         if ((st = open_encoder(t))) return st;
         if ((st = drift_feature_loss(&t->fcfg, t->encoder->model, t->x + r0 * D, D, t->groups + g0, (int)(g1 - g0),
-                                     t->grad + r0 * D, &local.stats, NULL)))
+                                     t->grad + r0 * D, &local.stats, t->key_stats)))
             return drift_error_context(st, "step %lld", (long long)step);
         double stop = t->stop && *t->stop;
         if ((st = drift_comm_allreduce_sum_f64(t->comm, &stop, 1))) return st;

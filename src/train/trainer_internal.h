@@ -49,6 +49,7 @@ struct drift_trainer {
     drift_feature_map maps[16];
     drift_feature_key keys[DRIFT_MAX_FEATURE_KEYS];
     drift_feature_loss_config fcfg;
+    drift_feature_key_stats key_stats[DRIFT_MAX_FEATURE_KEYS]; /* the last step's, for the log */
     /* outputs (run.c) */
     drift_train_reporter report;
     void *report_ctx;

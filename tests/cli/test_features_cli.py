@@ -51,6 +51,9 @@ with tempfile.TemporaryDirectory() as tmp:
                 "loss_seconds logged within step_seconds")
         # ten keys of the light set, each near the number of temperatures (3)
         c.check(all(3 < l["loss"] < 90 for l in lines), "multi-key loss %r" % [l["loss"] for l in lines])
+        kl = lines[-1].get("key_loss", {})
+        c.check(len(kl) == 10 and "global" in kl and "layer2" in kl and abs(sum(kl.values()) - lines[-1]["loss"])
+                <= 1e-6 * lines[-1]["loss"], "key_loss: each key's loss, summing to the loss: %r" % kl)
         m = meta(ck)
         e = meta(enc)
         c.check(m.get("config.features") == enc and m.get("config.feature-hash") == e.get("hash"),
