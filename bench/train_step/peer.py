@@ -5,7 +5,8 @@ step (forward, backward from a given dL/dx, grad-norm clipping, AdamW), timed th
                                               [--widths 64,32] [--depth 1]
                                               [--model conv|dit-t|dit-s] [--patch P]
 
-Prints "torch batch=B median_ms=... forward_ms=... backward_ms=... update_ms=... params=N".
+Prints "torch batch=B median_ms=... forward_ms=... backward_ms=... update_ms=... cpu_ms=...
+params=N" (cpu_ms: the median CPU time of a step, all threads).
 The architecture mirrors src/models/convgen.c and src/models/cond.c layer for layer, so the
 parameter counts must agree (run.sh checks that).
 """
@@ -221,9 +222,9 @@ def main():
         labels = torch.arange(B) % 10
         alpha = torch.rand(B) * 3 + 1
         dout = torch.randn(B, 1, 28, 28) * 1e-3
-        t_all, t_fwd, t_bwd, t_upd = [], [], [], []
+        t_all, t_fwd, t_bwd, t_upd, t_cpu = [], [], [], [], []
         for s in range(-2, args.steps):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             opt.zero_grad(set_to_none=True)
             x = model(z, labels, alpha)
             t1 = time.perf_counter()
@@ -231,14 +232,14 @@ def main():
             t2 = time.perf_counter()
             torch.nn.utils.clip_grad_norm_(params, 2.0)
             opt.step()
-            t3 = time.perf_counter()
+            t3, c3 = time.perf_counter(), time.process_time()
             if s >= 0:
                 t_all.append(t3 - t0), t_fwd.append(t1 - t0)
-                t_bwd.append(t2 - t1), t_upd.append(t3 - t2)
+                t_bwd.append(t2 - t1), t_upd.append(t3 - t2), t_cpu.append(c3 - c0)
         n = sum(p.numel() for p in params)
         med = lambda v: 1e3 * statistics.median(v)
         print(f"torch batch={B} median_ms={med(t_all):.2f} forward_ms={med(t_fwd):.2f} "
-              f"backward_ms={med(t_bwd):.2f} update_ms={med(t_upd):.2f} params={n} "
+              f"backward_ms={med(t_bwd):.2f} update_ms={med(t_upd):.2f} cpu_ms={med(t_cpu):.2f} params={n} "
               f"threads={args.threads}", flush=True)
 
 

@@ -37,7 +37,8 @@ $t" | awk -v b="$b" '
         END {
             if (v["drift", "params"] != v["torch", "params"])
                 printf "WARNING: parameter counts differ (%s vs %s)\n", v["drift", "params"], v["torch", "params"]
-            printf "batch=%s  drift %.1f ms  torch %.1f ms  speedup %.2fx\n", b,
-                   v["drift", "median_ms"], v["torch", "median_ms"], v["torch", "median_ms"] / v["drift", "median_ms"]
+            printf "batch=%s  drift %.1f ms  torch %.1f ms  speedup %.2fx  (CPU time per step: drift %.1f ms  torch %.1f ms  ratio %.2fx)\n", b,
+                   v["drift", "median_ms"], v["torch", "median_ms"], v["torch", "median_ms"] / v["drift", "median_ms"],
+                   v["drift", "cpu_ms"], v["torch", "cpu_ms"], v["torch", "cpu_ms"] / v["drift", "cpu_ms"]
         }'
 done
