@@ -53,9 +53,9 @@ int drift_comm_init(drift_comm_mode mode, drift_comm **out)
 #ifdef DRIFT_HAVE_MPI
     int inited = 0, provided = 0;
     MPI_Initialized(&inited);
-    /* a rank waiting in a sum (while rank 0 evaluates or writes a grid) yields its core instead
-     * of spinning on it: on a shared node the writer's threads need it. The user's setting wins. */
-    if (!inited) setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
+    /* Waiting ranks spin in their sums (Open MPI yields by itself when a node has more ranks
+     * than cores). Forcing OMPI_MCA_mpi_yield_when_idle=1 cost 12x on a loaded machine: a
+     * 705,985-float sum took 13.2 ms instead of 1.1 ms (bench_comm, load 12). */
     if (!inited && MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
         return drift_error(DRIFT_EIO, "MPI_Init failed");
     drift_comm *c = calloc(1, sizeof *c);
