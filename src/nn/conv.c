@@ -472,14 +472,27 @@ void drift_maxpool2x2_backward(float *dinp, const float *dout, const float *inp,
         const float *src = inp + pl * H * W;
         float *dsrc = dinp + pl * H * W;
         const float *d = dout + pl * OH * OW;
-        for (int oh = 0; oh < OH; oh++)
+        /* The gradient goes to the window's first maximum (row-major order, as the forward picks
+         * it). Selects instead of branches: the argmax of real activations is unpredictable, and
+         * the branchy version spent most of its time in mispredictions. */
+        for (int oh = 0; oh < OH; oh++) {
+            const float *r0 = src + (size_t)(2 * oh) * W, *r1 = r0 + W;
+            float *d0 = dsrc + (size_t)(2 * oh) * W, *d1 = d0 + W;
             for (int ow = 0; ow < OW; ow++) {
-                size_t base = (size_t)(2 * oh) * W + 2 * ow, arg = base;
-                const size_t cand[3] = {base + 1, base + W, base + W + 1};
-                for (int k = 0; k < 3; k++)
-                    if (src[cand[k]] > src[arg]) arg = cand[k];
-                dsrc[arg] += d[oh * OW + ow];
+                const float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], e = r1[2 * ow + 1];
+                int k = 0;
+                float m = a;
+                k = b > m ? 1 : k, m = b > m ? b : m;
+                k = c > m ? 2 : k, m = c > m ? c : m;
+                k = e > m ? 3 : k;
+                const float g = d[oh * OW + ow];
+                /* x + (−0) is x exactly (signed zeros included): the other three stay as they are */
+                d0[2 * ow] += k == 0 ? g : -0.0f;
+                d0[2 * ow + 1] += k == 1 ? g : -0.0f;
+                d1[2 * ow] += k == 2 ? g : -0.0f;
+                d1[2 * ow + 1] += k == 3 ? g : -0.0f;
             }
+        }
     }
 }
 
