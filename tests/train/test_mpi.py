@@ -54,10 +54,8 @@ if os.environ.get("DRIFT_HAS_MPI", "1") != "1":
     sys.exit(1)
 
 # root in CI; one core per rank is not guaranteed (2-core machines run other tests at once)
-# and waiting ranks yield their core: on a machine shared with other tests, a rank spinning in a
-# sum otherwise starves the rank it waits for (a 10-step run took 40 s instead of 2 under load 10)
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_NUM_THREADS="1",
-           OMP_WAIT_POLICY="passive", OMPI_MCA_rmaps_base_oversubscribe="1", OMPI_MCA_mpi_yield_when_idle="1")
+           OMP_WAIT_POLICY="passive", OMPI_MCA_rmaps_base_oversubscribe="1")
 # no MPI environment for the single-process runs (a ctest run inside mpirun would see its own)
 SERIAL_ENV = {k: v for k, v in ENV.items() if not k.startswith(("OMPI_COMM_WORLD", "PMI_"))}
 
