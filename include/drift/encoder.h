@@ -10,7 +10,7 @@
  * per finer map: ×2 nearest upsampling, concatenation with that map, conv 3×3 → GN → ReLU; a
  * 1×1 conv to the image channels) reconstructs the image; the loss is the mean squared error
  * over the masked pixels of each image, averaged over the batch. AdamW, warm-up and cosine
- * decay. Minutes on 2 cores (docs/FEATURES.md).
+ * decay. Minutes on 2 cores (docs/ENCODER.md).
  *
  * It is never the evaluation network (drift/eval.h's classifier): another file, another
  * objective, no labels.

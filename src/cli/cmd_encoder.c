@@ -26,8 +26,8 @@ static const char *DESCRIPTION =
     "It is saved as <cache dir>/encoder-<dataset>.safetensors with its architecture, training\n"
     "options, a hash of the training pixels and a content hash; the cache directory is\n"
     "--cache-dir, else $DRIFT_CACHE_DIR, else ~/.cache/drift. It is never the evaluation\n"
-    "network (drift classifier). `info` shows what a saved encoder is and checks it. About\n"
-    "2 minutes on 2 cores with the defaults (docs/FEATURES.md).";
+    "network (drift classifier). `info` shows what a saved encoder is and checks it. The\n"
+    "defaults take about 3 minutes of CPU time on Fashion-MNIST (docs/ENCODER.md).";
 
 typedef struct {
     double t0;

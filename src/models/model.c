@@ -62,7 +62,7 @@ int drift_model_config_default(drift_model_kind kind, drift_model_config *cfg)
         return DRIFT_OK;
     case DRIFT_MODEL_DIT:
         return drift_model_config_dit("dit-t", cfg);
-    case DRIFT_MODEL_ENCODER: /* 2.9 MFLOP per 28×28 image (docs/FEATURES.md) */
+    case DRIFT_MODEL_ENCODER: /* 2.9 MFLOP per 28×28 image (docs/ENCODER.md) */
         cfg->channels = 1, cfg->height = cfg->width = 28;
         cfg->n_widths = 3, cfg->widths[0] = 8, cfg->widths[1] = 16, cfg->widths[2] = 32;
         cfg->depth = 1, cfg->groups = 8;
