@@ -92,7 +92,7 @@ typedef struct drift_train_config {
     uint64_t seed;
     int threads;
     char out[512];             /* run directory */
-    /* feature-space drifting (drift/features.h, docs/FEATURES.md) */
+    /* feature-space drifting (drift/features.h, docs/TRAINING.md) */
     char features[512];        /* none (pixels) | auto (the dataset's cached encoder) | an encoder file */
     char feature_keys[256];    /* key spec (drift_feature_keys_build) */
     char feature_scope[8];     /* step (one scale and λ per step, the release) | group */
