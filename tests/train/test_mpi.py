@@ -35,6 +35,7 @@ MPIRUN = os.environ.get("DRIFT_MPIEXEC", "")
 if not os.path.isfile(MPIRUN):
     MPIRUN = shutil.which("mpirun")
 SANITIZE = os.environ.get("DRIFT_SANITIZE") in ("1", "ON", "TRUE", "true")
+HALF = 4 if SANITIZE else 6  # toy runs: 2 x HALF steps, resumed at HALF (fewer under the sanitizers)
 t = Checks()
 T0 = time.time()
 
@@ -147,8 +148,8 @@ TOY = ["--data", "moons", "--preset", "quick", "--classes-per-step", "4", "--n-p
 with tempfile.TemporaryDirectory() as tmp:
     # ---- equivalence: a toy with 4 unconditional groups (2 per rank)
     section("equivalence: a toy")
-    r1 = serial([*TOY, "--steps", "12", "--out", os.path.join(tmp, "toy1")])
-    r2 = mpirun(2, [*TOY, "--steps", "12", "--out", os.path.join(tmp, "toy2")])
+    r1 = serial([*TOY, "--steps", str(2 * HALF), "--out", os.path.join(tmp, "toy1")])
+    r2 = mpirun(2, [*TOY, "--steps", str(2 * HALF), "--out", os.path.join(tmp, "toy2")])
     t.check(r1.returncode == 0, f"toy, 1 process: {r1.stderr[-500:]}")
     t.check(r2.returncode == 0, f"toy, 2 ranks: {r2.stderr[-800:]}")
     if r1.returncode == 0 and r2.returncode == 0:
@@ -179,16 +180,16 @@ with tempfile.TemporaryDirectory() as tmp:
     # ---- resume with another number of ranks
     section("resume with another")
     full = os.path.join(tmp, "full")
-    r = serial([*TOY, "--steps", "12", "--ckpt-every", "6", "--out", full])
+    r = serial([*TOY, "--steps", str(2 * HALF), "--ckpt-every", str(HALF), "--out", full])
     t.check(r.returncode == 0, f"1 process, 12 steps: {r.stderr[-500:]}")
     # (the sanitizer build, several times slower, checks the direction the issue asks for)
     for first, then, name in ((2, 1, "2 ranks then 1"), (1, 2, "1 process then 2 ranks"))[:1 if SANITIZE else 2]:
         run = os.path.join(tmp, name.replace(" ", "_"))
-        args = [*TOY, "--steps", "6", "--out", run]
+        args = [*TOY, "--steps", str(HALF), "--out", run]
         r = mpirun(2, args) if first == 2 else serial(args)
         t.check(r.returncode == 0, f"{name}: first 6 steps: {r.stderr[-500:]}")
         ck = os.path.join(run, "checkpoint.safetensors")
-        args = ["--resume", ck, "--steps", "12"]
+        args = ["--resume", ck, "--steps", str(2 * HALF)]
         r = mpirun(2, args) if then == 2 else serial(args)
         t.check(r.returncode == 0 and "resuming" in r.stderr, f"{name}: resumed to 12: {r.stderr[-500:]}")
         if r.returncode == 0:
