@@ -421,9 +421,12 @@ int drift_trainer_run(drift_trainer *t)
         return drift_error(DRIFT_EINVAL, "the checkpoint is at step %lld, past the run's %lld steps: nothing to "
                                          "train (give --steps above %lld)", (long long)t->step,
                            (long long)cfg->steps, (long long)t->step);
+    /* a missing or bad encoder ends the run before anything is written into its directory */
+    int st = t->features_on ? trainer_open_encoder(t) : DRIFT_OK;
+    if (st) return st;
     /* one run per directory: a second would tear metrics.jsonl lines and mix the files */
     int lock_fd = -1;
-    int st = writer ? drift_dir_lock(cfg->out, "drift train", &lock_fd) : DRIFT_OK;
+    st = writer ? drift_dir_lock(cfg->out, "drift train", &lock_fd) : DRIFT_OK;
     if (st) return st;
     st = t->step > 0 && writer ? keep_metrics_until(path, t->step) : DRIFT_OK;
     if (!st && writer) st = open_metrics(path, t->step > 0 ? O_APPEND : O_TRUNC, &t->metrics);

@@ -286,7 +286,7 @@ static void encoder_log(void *ctx, const char *line)
 
 /* --features: load (or train and cache, for auto) the frozen encoder, check it is the run's,
  * size it for a step, and build the keys. */
-static int open_encoder(drift_trainer *t)
+int trainer_open_encoder(drift_trainer *t)
 {
     if (t->encoder) return DRIFT_OK;
     drift_train_config *cfg = &t->cfg;
@@ -393,7 +393,7 @@ int drift_trainer_step(drift_trainer *t, drift_step_info *info)
     const double loss_t0 = drift_now();
     if (t->features_on) {
         /* this rank's groups; the loss sums its step-wide scalars and statistics over the ranks */
-        if ((st = open_encoder(t))) return st;
+        if ((st = trainer_open_encoder(t))) return st;
         if ((st = drift_feature_loss(&t->fcfg, t->encoder->model, t->x + r0 * D, D, t->groups + g0, (int)(g1 - g0),
                                      t->grad + r0 * D, &local.stats, t->key_stats)))
             return drift_error_context(st, "step %lld", (long long)step);

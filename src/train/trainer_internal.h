@@ -62,5 +62,8 @@ struct drift_trainer {
 };
 
 void trainer_outputs_free(struct drift_trainer *t);
+/* --features: load (or train and cache) the frozen encoder and build the keys; a no-op once done.
+ * drift_trainer_run calls it before it writes anything, the first step otherwise. */
+int trainer_open_encoder(struct drift_trainer *t);
 
 #endif

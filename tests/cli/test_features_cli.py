@@ -79,8 +79,12 @@ with tempfile.TemporaryDirectory() as tmp:
                        (["--features", enc, "--feature-keys", "conv1.max"], "unknown pooling"),
                        (["--features", enc, "--feature-scope", "batch"], "feature-scope"),
                        (["--features", enc, "--family", "sharp", "--objective", "potential"], "deng")]:
-        r = drift("train", *small, *args, "--steps", "1", "--out", os.path.join(tmp, "bad"))
+        bad = os.path.join(tmp, "bad")
+        shutil.rmtree(bad, ignore_errors=True)
+        r = drift("train", *small, *args, "--steps", "1", "--out", bad)
         c.check(r.returncode == 1 and want in r.stderr, "%s: rc %d %r" % (args, r.returncode, r.stderr[-300:]))
+        # refused before anything is written into the run directory
+        c.check(not os.path.exists(os.path.join(bad, "metrics.jsonl")), "%s: no metrics.jsonl left behind" % args)
     r = drift("train", "--help")
     for opt in ["--features", "--feature-keys", "--feature-scope", "--keep-zero-neg"]:
         c.check(opt in r.stdout, "train --help lists %s" % opt)
