@@ -14,6 +14,10 @@
  *       median time of R calls; writes DIR/x.npy, DIR/y.npy (inputs) and DIR/v.npy (our V)
  *       for the peer to check against. --per-tau asks for the per-temperature RMS, as
  *       training does (one field product per temperature), to time that path.
+ *       --groups G cuts the queries and positives into G independent batches (the class groups
+ *       of a training step) computed by one drift_field_compute_many call; --backend cuda runs
+ *       them on the GPU (a build with -DDRIFT_CUDA=ON; the CUDA field computes every V_τ, so
+ *       its flop count is the CPU's with --per-tau).
  *
  * Data: queries and positives ~ N(0, I/(2D)), positives shifted by 0.25/√(2D) in every
  * coordinate, so the mean query–target distance is about 1 and the raw τ values are
@@ -37,6 +41,7 @@
 
 #include "drift/blas.h"
 #include "drift/core.h"
+#include "drift/ctx.h"
 #include "drift/error.h"
 #include "drift/field.h"
 #include "drift/npy.h"
@@ -105,8 +110,8 @@ static int write_or_warn(const char *dir, const char *name, const float *a, int6
 
 int main(int argc, char **argv)
 {
-    long n = 512, p = 512, d = 784, repeats = 5, threads = 2, seed = 7;
-    const char *out = NULL;
+    long n = 512, p = 512, d = 784, repeats = 5, threads = 2, seed = 7, groups = 1;
+    const char *out = NULL, *backend = "cpu";
     int sgemm = 0, per_tau = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -121,10 +126,13 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--threads")) threads = atol(val);
         else if (!strcmp(a, "--seed")) seed = atol(val);
         else if (!strcmp(a, "--out")) out = val;
+        else if (!strcmp(a, "--backend")) backend = val;
+        else if (!strcmp(a, "--groups")) groups = atol(val);
         else { fprintf(stderr, "bench_field: unknown option %s\n", a); return 2; }
         i++;
     }
-    if (n < 1 || p < 1 || d < 1 || repeats < 1 || repeats > 100 || threads < 1) {
+    if (n < 1 || p < 1 || d < 1 || repeats < 1 || repeats > 100 || threads < 1 || groups < 1 || groups > n ||
+        groups > p) {
         fprintf(stderr, "bench_field: bad sizes\n");
         return 2;
     }
@@ -148,26 +156,49 @@ int main(int argc, char **argv)
     cfg.n_tau = 3;
     cfg.tau[0] = 0.02; cfg.tau[1] = 0.05; cfg.tau[2] = 0.2;
     cfg.skip_tau_rms = !per_tau;
-    drift_field_batch b = {.n = n, .d = d, .x = x, .p = p, .pos = y};
-    drift_field_result res;
-    memset(&res, 0, sizeof res);
-    res.v = v;
+    /* --groups G: the queries and positives cut into G independent batches (class groups of a
+     * training step), computed by one drift_field_compute_many call */
+    drift_ctx_options co;
+    drift_ctx_options_init(&co);
+    co.threads = (int)threads;
+    co.fallback = 0;
+    drift_ctx *ctx = NULL;
+    if (drift_backend_parse(backend, &co.backend) != DRIFT_OK || drift_ctx_create(&co, &ctx) != DRIFT_OK) {
+        fprintf(stderr, "bench_field: %s\n", drift_last_error());
+        return 1;
+    }
+    drift_field_batch b[4096];
+    drift_field_result res[4096];
+    if (groups > 4096) groups = 4096;
+    for (long g = 0; g < groups; g++) {
+        const long q0 = n * g / groups, q1 = n * (g + 1) / groups, p0 = p * g / groups, p1 = p * (g + 1) / groups;
+        b[g] = (drift_field_batch){.n = q1 - q0, .d = d, .x = x + q0 * d, .p = p1 - p0, .pos = y + p0 * d};
+        memset(&res[g], 0, sizeof res[g]);
+        res[g].v = v + q0 * d;
+    }
 
     double t[100];
-    if (drift_field_compute(&cfg, &b, &res) != DRIFT_OK) { /* warm-up (and the checked result) */
+    if (drift_field_compute_many(ctx, &cfg, (int)groups, b, res) != DRIFT_OK) { /* warm-up (and the checked result) */
         fprintf(stderr, "bench_field: %s\n", drift_last_error());
         return 1;
     }
     for (long k = 0; k < repeats; k++) {
         double t0 = drift_now();
-        drift_field_compute(&cfg, &b, &res);
+        drift_field_compute_many(ctx, &cfg, (int)groups, b, res);
         t[k] = drift_now() - t0;
     }
-    const double med = median(t, (int)repeats), T = (double)(n + p);
+    drift_ctx_info info;
+    drift_ctx_get_info(ctx, &info);
+    drift_ctx_free(ctx);
+    double rms_all = 0;
+    for (long k = 0; k < n * d; k++) rms_all += (double)v[k] * v[k];
+    rms_all = sqrt(rms_all / (double)(n * d));
+    const double med = median(t, (int)repeats), T = (double)(n + p) / (double)groups;
     const int field_products = cfg.skip_tau_rms && !cfg.drift_norm ? 1 : cfg.n_tau;
     const double flops = 2.0 * n * T * d * (1 + field_products);
-    printf("n=%ld p=%ld d=%ld threads=%ld repeats=%ld field_products=%d ms=%.3f gflops=%.2f rms=%.6g\n", n, p, d,
-           threads, repeats, field_products, med * 1e3, flops / med * 1e-9, res.rms);
+    printf("n=%ld p=%ld d=%ld groups=%ld threads=%ld backend=%s repeats=%ld field_products=%d ms=%.3f gflops=%.2f "
+           "rms=%.6g device=\"%s\"\n", n, p, d, groups, threads, backend, repeats, field_products, med * 1e3,
+           flops / med * 1e-9, rms_all, info.device);
     if (out && (write_or_warn(out, "x.npy", x, n, d) || write_or_warn(out, "y.npy", y, p, d) ||
                 write_or_warn(out, "v.npy", v, n, d)))
         return 1;

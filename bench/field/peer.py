@@ -11,7 +11,8 @@ matmuls), float32, torch.set_num_threads(2), no autograd. Reads DIR/x.npy and DI
 written by bench_field, times the median of --repeats calls after one warm-up call, and
 compares with bench_field's field DIR/v.npy.
 
-Usage: /usr/bin/python3 bench/field/peer.py DIR [--repeats R] [--threads T]
+Usage: /usr/bin/python3 bench/field/peer.py DIR [--repeats R] [--threads T] [--device cuda]
+(--device cuda: the same on a GPU, each call timed to its torch.cuda.synchronize()).
 Prints one line: torch_ms=... max_rel_diff=... (max |V_torch - V_ours| / max |V_torch|).
 """
 import argparse
@@ -28,7 +29,7 @@ def deng_field(x, y, taus=TAUS):
     n = x.shape[0]
     targets = torch.cat([x, y])
     dist = torch.cdist(x, targets)
-    idx = torch.arange(n)
+    idx = torch.arange(n, device=x.device)
     v = torch.zeros_like(x)
     for tau in taus:
         k = torch.exp(-dist / tau)
@@ -46,19 +47,23 @@ def main():
     ap.add_argument("dir")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     torch.set_num_threads(args.threads)
-    x = torch.from_numpy(np.load(os.path.join(args.dir, "x.npy")))
-    y = torch.from_numpy(np.load(os.path.join(args.dir, "y.npy")))
+    x = torch.from_numpy(np.load(os.path.join(args.dir, "x.npy"))).to(args.device)
+    y = torch.from_numpy(np.load(os.path.join(args.dir, "y.npy"))).to(args.device)
     ours = np.load(os.path.join(args.dir, "v.npy"))
     with torch.no_grad():
         v = deng_field(x, y)  # warm-up, and the field compared below
         times = []
         for _ in range(args.repeats):
+            sync()
             t0 = time.perf_counter()
             deng_field(x, y)
+            sync()
             times.append(time.perf_counter() - t0)
-    v = v.numpy()
+    v = v.cpu().numpy()
     rel = float(np.max(np.abs(v - ours)) / np.max(np.abs(v)))
     print(f"torch_ms={1e3 * float(np.median(times)):.3f} max_rel_diff={rel:.3g} torch={torch.__version__}")
 

@@ -12,6 +12,7 @@
 #include "drift/version.h"     /* DRIFT_VERSION_*, drift_version() */
 #include "drift/error.h"       /* status codes, drift_last_error() */
 #include "drift/core.h"        /* allocation, clock, threads */
+#include "drift/ctx.h"         /* compute contexts: threads, scratch, backend (CPU, CUDA) */
 #include "drift/rng.h"         /* counter-based random streams */
 #include "drift/blas.h"        /* which OpenBLAS kernel runs the GEMMs */
 #include "drift/comm.h"        /* ranks and sums for data-parallel training (MPI or serial) */

@@ -34,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drift/ctx.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -144,6 +146,21 @@ typedef struct drift_field_result {
 } drift_field_result;
 
 int drift_field_compute(const drift_field_config *cfg, const drift_field_batch *b, drift_field_result *res);
+
+/* The same with a context (drift/ctx.h): its threads, its kept scratch memory, its backend.
+ * ctx NULL is drift_field_compute. */
+int drift_field_compute_ctx(drift_ctx *ctx, const drift_field_config *cfg, const drift_field_batch *b,
+                            drift_field_result *res);
+
+/* The batched entry point: `count` independent batches of one configuration and one dimension
+ * d (each its own queries, targets and sizes; results res[0..count-1]), e.g. every class group
+ * of a training step. Each batch gets exactly what drift_field_compute gives it on its own;
+ * the call is what a backend implements (one call for a whole step: what a GPU needs), and on
+ * the CPU it spreads whole batches over the threads when there are enough of them. A failing
+ * batch fails the call with its index in the message. */
+int drift_field_compute_many(drift_ctx *ctx, const drift_field_config *cfg, int count, const drift_field_batch *b,
+                             drift_field_result *res);
+
 int drift_field_compute_f64(const drift_field_config *cfg, const drift_field_batch64 *b, drift_field_result *res);
 
 #ifdef __cplusplus

@@ -19,9 +19,10 @@
  * Memory: O(B·T) per thread for B queries against all T targets (B = cfg->block_rows, or
  * chosen from a working-set target), plus the batch copy when one is needed; in automatic
  * mode, when a pass needs the distances twice and they fit in 64 MiB, they are computed
- * once and kept. All of it is carved from one scratch slab that is kept for the next call:
- * a training loop calls with the same sizes every step, and fresh pages cost (faults and
- * zeroing were a quarter of a call's time when every buffer was allocated per call).
+ * once and kept. All of it is carved from one scratch slab of the caller's context (drift/ctx.h),
+ * kept there for the next call: a training loop calls with the same sizes every step, and fresh
+ * pages cost (faults and zeroing were a quarter of a call's time when every buffer was
+ * allocated per call). Without a context the slab is allocated for the call.
  *
  * Determinism: each query row, each column log-sum and each block's partial sum is
  * computed by one thread in a fixed order, and blocks are reduced in block order, so the
@@ -30,13 +31,15 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
-#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cblas.h>
 #include <omp.h>
 
+#include "core/ctx_internal.h"
 #include "drift/core.h"
+#include "drift/ctx.h"
 #include "drift/error.h"
 #include "field/fast_internal.h"
 #include "field/field_internal.h"
@@ -62,39 +65,6 @@ static void *carve(carver *c, int64_t count, size_t size)
     void *p = c->base ? c->base + c->off : NULL;
     c->off += ((size_t)count * size + 63) & ~(size_t)63;
     return p;
-}
-
-/* The slab kept between calls. A call that finds it in use (another thread computing a
- * field at the same time) takes private memory instead. */
-static atomic_flag slab_busy = ATOMIC_FLAG_INIT;
-static char *slab;
-static size_t slab_bytes;
-
-static char *scratch_acquire(size_t bytes, int *is_private)
-{
-    if (!atomic_flag_test_and_set_explicit(&slab_busy, memory_order_acquire)) {
-        if (slab_bytes < bytes) {
-            drift_free(slab);
-            slab = drift_alloc(bytes, 1);
-            slab_bytes = slab ? bytes : 0;
-        }
-        if (slab) {
-            *is_private = 0;
-            return slab;
-        }
-        atomic_flag_clear_explicit(&slab_busy, memory_order_release);
-        return NULL;
-    }
-    *is_private = 1;
-    return drift_alloc(bytes, 1);
-}
-
-static void scratch_release(char *p, int is_private)
-{
-    if (is_private)
-        drift_free(p);
-    else if (p)
-        atomic_flag_clear_explicit(&slab_busy, memory_order_release);
 }
 
 /* ---- the run ---------------------------------------------------------------------- */
@@ -126,6 +96,7 @@ typedef struct fast_run {
     int combine;         /* temperatures summed in the coefficient rows (one field GEMM) */
     int rows;            /* coefficient rows per query in pass 2: 1 combined, else n_tau */
     int parallel, nws;   /* worth a thread team; workspaces (one per thread) */
+    int threads;         /* the team's size when parallel (the context's thread count) */
     int cached;
     float *cache;        /* n × T distances of the whole batch */
     float *lc;           /* deng both: n_tau × T column log-sums */
@@ -221,8 +192,8 @@ static void scan_batch(fast_run *run)
     for (int s = 0; s < 4; s++) total += in.count[s];
     const int64_t nchunks = (d + SCAN_CHUNK - 1) / SCAN_CHUNK;
     double chunk_sq[64], *csq = nchunks <= 64 ? chunk_sq : drift_alloc((size_t)nchunks, sizeof(double));
-    const int par = csq && nchunks > 1 && (double)total * (double)d > FAST_PARALLEL_WORK;
-#pragma omp parallel for schedule(static) if (par)
+    const int par = csq && nchunks > 1 && run->threads > 1 && (double)total * (double)d > FAST_PARALLEL_WORK;
+#pragma omp parallel for schedule(static) if (par) num_threads(run->threads)
     for (int64_t c = 0; c < nchunks; c++) {
         const int64_t k0 = c * SCAN_CHUNK, k1 = k0 + SCAN_CHUNK < d ? k0 + SCAN_CHUNK : d;
         double *mean = run->mean;
@@ -334,7 +305,7 @@ static void pack_batch(fast_run *run)
     const int par = run->parallel;
     if (run->copy) {
         float *xc = run->xcopy;
-#pragma omp parallel for schedule(static) if (par)
+#pragma omp parallel for schedule(static) if (par) num_threads(run->threads)
         for (int64_t i = 0; i < n; i++)
             for (int64_t k = 0; k < d; k++) xc[i * d + k] = (float)((b->x[i * d + k] - mean[k]) * inv);
         fb->x = xc;
@@ -343,7 +314,7 @@ static void pack_batch(fast_run *run)
             for (int s = 1; s < 4; s++) {
                 const float *src = in.rows[s];
                 float *out = run->tcopy + dst * d;
-#pragma omp parallel for schedule(static) if (par)
+#pragma omp parallel for schedule(static) if (par) num_threads(run->threads)
                 for (int64_t r = 0; r < in.count[s]; r++)
                     for (int64_t k = 0; k < d; k++) out[r * d + k] = (float)((src[r * d + k] - mean[k]) * inv);
                 dst += in.count[s];
@@ -365,7 +336,7 @@ static void pack_batch(fast_run *run)
         }
     } else {
         float *xn = fb->xn, *tn = fb->tn;
-#pragma omp parallel for schedule(static) if (par)
+#pragma omp parallel for schedule(static) if (par) num_threads(run->threads)
         for (int64_t i = 0; i < n; i++) {
             const float *row = fb->x + i * d;
             double s = 0;
@@ -373,7 +344,7 @@ static void pack_batch(fast_run *run)
             for (int64_t k = 0; k < d; k++) s += (double)row[k] * row[k];
             xn[i] = (float)s;
         }
-#pragma omp parallel for schedule(static) if (par)
+#pragma omp parallel for schedule(static) if (par) num_threads(run->threads)
         for (int64_t jj = 0; jj < T; jj++) {
             const float *row = fast_target_row(fb, jj);
             double s = 0;
@@ -495,7 +466,7 @@ static double pass_distances(fast_run *run, int want_mean)
 {
     const fast_batch *fb = &run->fb;
     const int64_t T = fb->T, B = run->B;
-#pragma omp parallel for schedule(dynamic, 1) if (run->parallel)
+#pragma omp parallel for schedule(dynamic, 1) if (run->parallel) num_threads(run->threads)
     for (int64_t blk = 0; blk < run->nblocks; blk++) {
         row_ws *ws = my_ws(run);
         const int64_t i0 = blk * B, i1 = i0 + B < fb->n ? i0 + B : fb->n;
@@ -524,7 +495,7 @@ static void pass_columns(fast_run *run)
 {
     const fast_batch *fb = &run->fb;
     const int64_t n = fb->n, T = fb->T, J = run->J, ncol = (T + J - 1) / J;
-#pragma omp parallel for schedule(dynamic, 1) if (run->parallel)
+#pragma omp parallel for schedule(dynamic, 1) if (run->parallel) num_threads(run->threads)
     for (int64_t cb = 0; cb < ncol; cb++) {
         row_ws *ws = my_ws(run);
         const int64_t j0 = cb * J, j1 = j0 + J < T ? j0 + J : T;
@@ -681,7 +652,7 @@ static void rows_block(fast_run *run, row_ws *ws, int64_t blk)
 
 static void pass_rows(fast_run *run)
 {
-#pragma omp parallel for schedule(dynamic, 1) if (run->parallel)
+#pragma omp parallel for schedule(dynamic, 1) if (run->parallel) num_threads(run->threads)
     for (int64_t blk = 0; blk < run->nblocks; blk++) rows_block(run, my_ws(run), blk);
 }
 
@@ -708,7 +679,7 @@ static int finish(fast_run *run, double s)
         const float *vt = run->vt;
         float inv[DRIFT_MAX_TAU];
         for (int t = 0; t < nt; t++) inv[t] = (float)(1.0 / lambda[t]);
-#pragma omp parallel for schedule(static) if (run->parallel)
+#pragma omp parallel for schedule(static) if (run->parallel) num_threads(run->threads)
         for (int64_t i = 0; i < n; i++)
             for (int64_t k = 0; k < d; k++) {
                 float acc = 0.0f;
@@ -738,7 +709,9 @@ static int finish(fast_run *run, double s)
     return DRIFT_OK;
 }
 
-int drift_field_compute(const drift_field_config *cfg, const drift_field_batch *b, drift_field_result *res)
+/* The checks every entry point makes before computing: shapes, configuration, finite values,
+ * valid weights. */
+static int check_batch(const drift_field_config *cfg, const drift_field_batch *b, drift_field_result *res)
 {
     if (!b) return drift_error(DRIFT_EINVAL, "field batch is NULL");
     int st = field_check_batch_shape(cfg, b->n, b->d, b->p, b->neg ? b->m : 0, b->e, b->x != NULL,
@@ -757,6 +730,16 @@ int drift_field_compute(const drift_field_config *cfg, const drift_field_batch *
     if (T > INT_MAX || d > INT_MAX / 2)
         return drift_error(DRIFT_ESHAPE, "batch too large for the fast field (%lld targets of dimension %lld)",
                            (long long)T, (long long)d);
+    return DRIFT_OK;
+}
+
+/* One checked batch on the CPU, on `threads` threads, with scratch from the context's slot. */
+static int fast_compute(drift_ctx *ctx, int slot, int threads, const drift_field_config *cfg,
+                        const drift_field_batch *b, drift_field_result *res)
+{
+    int st;
+    const int64_t n = b->n, d = b->d, p = b->p;
+    const int64_t q = (b->neg ? b->m : n) + b->e, T = q + p;
 
     fast_run run;
     memset(&run, 0, sizeof run);
@@ -782,7 +765,9 @@ int drift_field_compute(const drift_field_config *cfg, const drift_field_batch *
     run.nblocks = (n + run.B - 1) / run.B;
     run.J = plan_column_block(cfg, fb, run.B);
     run.parallel = run.nblocks > 1 && (double)n * (double)T * (double)(d + 16) * nt > FAST_PARALLEL_WORK;
-    run.nws = run.parallel ? omp_get_max_threads() : 1;
+    run.threads = threads > 0 ? threads : 1;
+    run.parallel = run.parallel && run.threads > 1;
+    run.nws = run.parallel ? run.threads : 1;
     run.mean = drift_alloc((size_t)d, sizeof(double));
     run.lo = drift_alloc((size_t)d, sizeof(float));
     run.hi = drift_alloc((size_t)d, sizeof(float));
@@ -795,7 +780,7 @@ int drift_field_compute(const drift_field_config *cfg, const drift_field_batch *
     carver measure = {NULL, 0};
     layout(&run, &measure);
     int is_private = 0;
-    char *mem = scratch_acquire(measure.off, &is_private);
+    char *mem = ctx_scratch_acquire(ctx, slot, measure.off, &is_private);
     if (!mem) {
         drift_free(run.mean); drift_free(run.lo); drift_free(run.hi);
         return drift_error(DRIFT_ENOMEM, "out of memory in the fast field (n=%lld, targets=%lld, d=%lld: %zu bytes)",
@@ -821,7 +806,7 @@ int drift_field_compute(const drift_field_config *cfg, const drift_field_batch *
     pl->want_phi = res->potential != NULL;
     pl->want_diag = res->log_pos_mass || res->log_neg_mass || res->pos_ess;
     if ((st = plan_temperatures(cfg, fb, s, pl))) {
-        scratch_release(mem, is_private);
+        ctx_scratch_release(ctx, slot, mem, is_private);
         return st;
     }
     if (deng_both) {
@@ -838,6 +823,84 @@ int drift_field_compute(const drift_field_config *cfg, const drift_field_batch *
                          run.ill_row >= 0 ? "a query's" : "a target's", run.ill);
     else
         st = finish(&run, s);
-    scratch_release(mem, is_private);
+    ctx_scratch_release(ctx, slot, mem, is_private);
+    return st;
+}
+
+/* ---- entry points ------------------------------------------------------------------ */
+
+int drift_field_compute(const drift_field_config *cfg, const drift_field_batch *b, drift_field_result *res)
+{
+    int st = check_batch(cfg, b, res);
+    return st ? st : fast_compute(NULL, 0, drift_get_threads(), cfg, b, res);
+}
+
+int drift_field_compute_ctx(drift_ctx *ctx, const drift_field_config *cfg, const drift_field_batch *b,
+                            drift_field_result *res)
+{
+    return drift_field_compute_many(ctx, cfg, 1, b, res);
+}
+
+/* Several independent batches on the CPU. With at least as many batches as threads, each
+ * thread takes whole batches (its own scratch slot, one thread inside): the class groups of a
+ * training step are too small to split (one block of queries each), so this is what keeps
+ * every core busy. Otherwise the batches run one after another, each on the whole team. Either
+ * way every batch gets exactly the result of a call of its own: the engine's result does not
+ * depend on the thread count. */
+static int cpu_many(drift_ctx *ctx, const drift_field_config *cfg, int count, const drift_field_batch *b,
+                    drift_field_result *res)
+{
+    const int threads = drift_ctx_threads(ctx);
+    if (count < 2 || threads < 2 || count < threads) {
+        for (int k = 0; k < count; k++) {
+            int st = fast_compute(ctx, 0, threads, cfg, &b[k], &res[k]);
+            if (st) return count > 1 ? drift_error_context(st, "field batch %d", k) : st;
+        }
+        return DRIFT_OK;
+    }
+    int first_bad = count, first_st = DRIFT_OK;
+    char msg[512] = "";
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (int k = 0; k < count; k++) {
+        int st = fast_compute(ctx, omp_get_thread_num(), 1, cfg, &b[k], &res[k]);
+        if (st) {
+            /* the message is thread-local: keep the first failing batch's for the caller */
+#pragma omp critical(drift_field_many_error)
+            if (k < first_bad) {
+                first_bad = k;
+                first_st = st;
+                snprintf(msg, sizeof msg, "%s", drift_last_error());
+            }
+        }
+    }
+    if (first_st) return drift_error(first_st, "field batch %d: %s", first_bad, msg);
+    return DRIFT_OK;
+}
+
+int drift_field_compute_many(drift_ctx *ctx, const drift_field_config *cfg, int count, const drift_field_batch *b,
+                             drift_field_result *res)
+{
+    if (count < 1 || !b || !res)
+        return drift_error(DRIFT_EINVAL, "field: %s", count < 1 ? "no batches (count < 1)" : "batches or results are NULL");
+    for (int k = 0; k < count; k++) {
+        int st = check_batch(cfg, &b[k], &res[k]);
+        if (st) return count > 1 ? drift_error_context(st, "field batch %d", k) : st;
+        if (k > 0 && b[k].d != b[0].d)
+            return drift_error(DRIFT_ESHAPE, "field batch %d has dimension %lld, batch 0 has %lld", k,
+                               (long long)b[k].d, (long long)b[0].d);
+    }
+    if (ctx && ctx->ops && ctx->ops->field_many) {
+        char msg[256] = "";
+        int st = ctx->ops->field_many(ctx->dev, cfg, count, b, res, msg, sizeof msg);
+        if (st == DRIFT_OK) {
+            atomic_fetch_add(&ctx->calls_backend, count);
+            return DRIFT_OK;
+        }
+        if (st != DRIFT_EUNSUPPORTED || !ctx->fallback)
+            return drift_error(st, "%s backend: %s", drift_backend_name(ctx->backend), msg);
+        /* not implemented there: the CPU computes it */
+    }
+    int st = cpu_many(ctx, cfg, count, b, res);
+    if (st == DRIFT_OK && ctx) atomic_fetch_add(&ctx->calls_cpu, count);
     return st;
 }

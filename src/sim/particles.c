@@ -71,7 +71,7 @@ static double *to_f64(const float *a, int64_t count)
 }
 
 /* The engine's field for queries x, positives pos (p rows), negatives = the particles. */
-static int engine_field(const drift_field_config *fc, int f64, int self_term, const float *x,
+static int engine_field(drift_ctx *ctx, const drift_field_config *fc, int f64, int self_term, const float *x,
                         int64_t n, int64_t d, const float *pos, int64_t p, float *v)
 {
     drift_field_result res;
@@ -80,7 +80,7 @@ static int engine_field(const drift_field_config *fc, int f64, int self_term, co
         drift_field_batch b = {.n = n, .d = d, .x = x, .p = p, .pos = pos};
         if (self_term) { b.m = n; b.neg = x; }
         res.v = v;
-        return drift_field_compute(fc, &b, &res);
+        return drift_field_compute_ctx(ctx, fc, &b, &res);
     }
     double *x64 = to_f64(x, n * d), *p64 = to_f64(pos, p * d), *v64 = drift_alloc((size_t)(n * d), sizeof(double));
     int st = DRIFT_ENOMEM;
@@ -95,9 +95,11 @@ static int engine_field(const drift_field_config *fc, int f64, int self_term, co
     return st;
 }
 
-int drift_particles_velocity(const drift_particles_config *cfg, const drift_sim_dist *target,
-                             const float *target_samples, int64_t n_target, const float *x,
-                             int64_t n, int64_t d, float *v)
+/* drift_particles_velocity with a context: a flow keeps one for all its steps (the field's
+ * scratch memory is then allocated once). */
+static int particles_velocity(drift_ctx *ctx, const drift_particles_config *cfg, const drift_sim_dist *target,
+                              const float *target_samples, int64_t n_target, const float *x, int64_t n, int64_t d,
+                              float *v)
 {
     int st = drift_particles_config_check(cfg);
     if (st) return st;
@@ -105,13 +107,13 @@ int drift_particles_velocity(const drift_particles_config *cfg, const drift_sim_
     if (!cfg->self_term && n < 2) return drift_error(DRIFT_EINVAL, "a single particle without its own term has no negatives");
     if (!drift_particles_exact(cfg, target)) {
         if (!target_samples || n_target < 1) return drift_error(DRIFT_EINVAL, "particle velocity: this family/target needs target samples");
-        return engine_field(&cfg->field, cfg->precision_f64, cfg->self_term, x, n, d, target_samples, n_target, v);
+        return engine_field(ctx, &cfg->field, cfg->precision_f64, cfg->self_term, x, n, d, target_samples, n_target, v);
     }
     if (target->gmm.d != d) return drift_error(DRIFT_ESHAPE, "target mixture has dimension %lld, particles %lld", (long long)target->gmm.d, (long long)d);
     /* particle side from the engine (positive side switched off: one dummy row, scale 0) */
     drift_field_config fc = cfg->field;
     fc.pos_scale = 0.0;
-    if ((st = engine_field(&fc, cfg->precision_f64, cfg->self_term, x, n, d, x, 1, v))) return st;
+    if ((st = engine_field(ctx, &fc, cfg->precision_f64, cfg->self_term, x, n, d, x, 1, v))) return st;
     /* data side: the exact score of the smoothed mixture */
     double *x64 = to_f64(x, n * d), *s = drift_alloc((size_t)(n * d), sizeof(double));
     if (!x64 || !s) st = DRIFT_ENOMEM;
@@ -120,6 +122,13 @@ int drift_particles_velocity(const drift_particles_config *cfg, const drift_sim_
     drift_free(x64);
     drift_free(s);
     return st;
+}
+
+int drift_particles_velocity(const drift_particles_config *cfg, const drift_sim_dist *target,
+                             const float *target_samples, int64_t n_target, const float *x,
+                             int64_t n, int64_t d, float *v)
+{
+    return particles_velocity(NULL, cfg, target, target_samples, n_target, x, n, d, v);
 }
 
 void drift_particles_trace_free(drift_particles_trace *t)
@@ -165,6 +174,8 @@ int drift_particles_run(const drift_particles_config *cfg, const drift_sim_dist 
         tr->snapshots = drift_alloc((size_t)cfg->n_snapshots * (size_t)(n * d), sizeof(float));
     }
     float *v = drift_alloc((size_t)(n * d), sizeof(float));
+    drift_ctx *ctx = NULL;
+    if ((st = drift_ctx_create(NULL, &ctx))) goto done;
     if (!tr->step || !tr->residual || !tr->mmd2 || !tr->min_occupancy || !tr->target || !v ||
         (cfg->n_snapshots && (!tr->snapshot_step || !tr->snapshots))) {
         st = drift_error(DRIFT_ENOMEM, "out of memory for %lld particles", (long long)n);
@@ -184,7 +195,7 @@ int drift_particles_run(const drift_particles_config *cfg, const drift_sim_dist 
     }
     int snap = 0;
     for (int t = 0; t <= T; t++) {
-        if ((st = drift_particles_velocity(cfg, target, tr->target, nt, x, n, d, v))) {
+        if ((st = particles_velocity(ctx, cfg, target, tr->target, nt, x, n, d, v))) {
             if (st == DRIFT_ENUMERIC && t > 0)
                 drift_error_context(st, "the flow diverged at step %d: reduce eta (now %g)", t, cfg->eta);
             goto done;
@@ -218,6 +229,7 @@ int drift_particles_run(const drift_particles_config *cfg, const drift_sim_dist 
     tr->seconds = drift_now() - t0;
 done:
     drift_free(v);
+    drift_ctx_free(ctx);
     if (st) drift_particles_trace_free(tr);
     return st;
 }

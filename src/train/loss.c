@@ -67,8 +67,8 @@ double loss_spread(const float *x, int64_t n, int64_t d, double close, int64_t *
 /* The groups' share of a step (loss_internal.h): the whole step has step_rows generated rows in
  * step_groups groups, which normalize dL/dx and the per-group means; sums[] gets this share's
  * additive statistics (summed over ranks, then drift_loss_finish). */
-int drift_loss_partial(const drift_field_config *field, drift_objective obj, const float *x, int64_t d,
-                       const drift_class_group *groups, int n_groups, int64_t step_rows, int step_groups,
+int drift_loss_partial(drift_ctx *ctx, const drift_field_config *field, drift_objective obj, const float *x,
+                       int64_t d, const drift_class_group *groups, int n_groups, int64_t step_rows, int step_groups,
                        float *grad, double *sums)
 {
     if (!field || !x || !groups || !grad || !sums || n_groups < 1 || d < 1 || step_rows < 1 || step_groups < n_groups)
@@ -79,69 +79,83 @@ int drift_loss_partial(const drift_field_config *field, drift_objective obj, con
                            drift_family_name(field->family));
     memset(sums, 0, LOSS_SUM_N * sizeof *sums);
     const int64_t total = step_rows;
-    int64_t max_rows = 0;
+    int64_t rows = 0, unc = 0;
     for (int g = 0; g < n_groups; g++) {
         if (groups[g].n_gen < 1 || groups[g].n_pos < 1 || !groups[g].pos)
             return drift_error(DRIFT_EINVAL, "class group %d has no generated rows or no positives", g);
-        if (groups[g].n_gen > max_rows) max_rows = groups[g].n_gen;
+        rows += groups[g].n_gen;
+        unc += groups[g].n_unc > 0 ? groups[g].n_unc : 0;
     }
-    float *v = drift_alloc((size_t)(max_rows * d), sizeof(float));
-    double *phi = drift_alloc((size_t)max_rows, sizeof(double));
-    float *uw = NULL;
-    int64_t max_unc = 0;
-    for (int g = 0; g < n_groups; g++)
-        if (groups[g].n_unc > max_unc) max_unc = groups[g].n_unc;
-    if (max_unc) uw = drift_alloc((size_t)max_unc, sizeof(float));
-    if (!v || !phi || (max_unc && !uw)) {
-        drift_free(v); drift_free(phi); drift_free(uw);
+    /* every group's field in one batched call (drift_field_compute_many: the groups spread
+     * over the threads, or one backend call), then the per-group gradient and statistics */
+    float *v = drift_alloc((size_t)(rows * d), sizeof(float));
+    double *phi = drift_alloc((size_t)rows, sizeof(double));
+    float *uw = drift_alloc((size_t)unc + 1, sizeof(float));
+    drift_field_batch *b = drift_alloc((size_t)n_groups, sizeof *b);
+    drift_field_result *r = drift_alloc((size_t)n_groups, sizeof *r);
+    double *gs = drift_alloc((size_t)n_groups * 3, sizeof(double));
+    int64_t *nd = drift_alloc((size_t)n_groups, sizeof(int64_t));
+    if (!v || !phi || !uw || !b || !r || !gs || !nd) {
+        drift_free(v); drift_free(phi); drift_free(uw); drift_free(b); drift_free(r); drift_free(gs); drift_free(nd);
         return DRIFT_ENOMEM;
     }
-    int st = DRIFT_OK;
+    int64_t off = 0, uoff = 0;
+    for (int g = 0; g < n_groups; g++) {
+        const drift_class_group *G = &groups[g];
+        const int guided = G->n_unc > 0 && G->unc_weight > 0;
+        for (int64_t j = 0; j < G->n_unc; j++) uw[uoff + j] = G->unc_weight;
+        b[g] = (drift_field_batch){.n = G->n_gen, .d = d, .x = x + off * d, .p = G->n_pos, .pos = G->pos,
+                                   .e = guided ? G->n_unc : 0, .extra = G->unc, .extra_w = uw + uoff};
+        r[g].v = v + off * d;
+        r[g].potential = obj == DRIFT_OBJECTIVE_POTENTIAL ? phi + off : NULL;
+        off += G->n_gen;
+        uoff += G->n_unc > 0 ? G->n_unc : 0;
+    }
+    int st = drift_field_compute_many(ctx, field, n_groups, b, r);
+    if (st) {
+        drift_error_context(st, "class groups");
+    } else {
+        /* the groups' spreads (O(n²d) each): in parallel, summed below in group order */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(drift_ctx_threads(ctx)) if (n_groups > 1)
+        for (int g = 0; g < n_groups; g++) {
+            int64_t o = 0;
+            for (int h = 0; h < g; h++) o += groups[h].n_gen;
+            const drift_class_group *G = &groups[g];
+            const double ps = loss_spread(G->pos, G->n_pos, d, 0, NULL);
+            gs[3 * g] = ps;
+            gs[3 * g + 1] = loss_spread(x + o * d, G->n_gen, d, 0.01 * ps, &nd[g]);
+        }
+    }
     double loss = 0, vsq = 0, gen_spread = 0, pos_spread = 0, dups = 0, scale = 0;
     const int ng_step = step_groups;
-    int64_t off = 0;
+    off = 0;
     for (int g = 0; g < n_groups && st == DRIFT_OK; g++) {
         const drift_class_group *G = &groups[g];
-        const float *xg = x + off * d;
-        for (int64_t j = 0; j < G->n_unc; j++) uw[j] = G->unc_weight;
-        drift_field_batch b = {.n = G->n_gen, .d = d, .x = xg, .p = G->n_pos, .pos = G->pos,
-                               .e = G->n_unc > 0 && G->unc_weight > 0 ? G->n_unc : 0,
-                               .extra = G->unc, .extra_w = uw};
-        drift_field_result r;
-        memset(&r, 0, sizeof r);
-        r.v = v;
-        r.potential = obj == DRIFT_OBJECTIVE_POTENTIAL ? phi : NULL;
-        st = drift_field_compute(field, &b, &r);
-        if (st) {
-            drift_error_context(st, "field of class group %d", g);
-            break;
-        }
-        const double s = r.feature_scale > 0 ? r.feature_scale : 1.0;
+        const float *vg = v + off * d;
+        const double s = r[g].feature_scale > 0 ? r[g].feature_scale : 1.0;
         float *gg = grad + off * d;
         double gsq = 0;
-        for (int64_t k = 0; k < G->n_gen * d; k++) gsq += (double)v[k] * v[k];
+        for (int64_t k = 0; k < G->n_gen * d; k++) gsq += (double)vg[k] * vg[k];
         if (obj == DRIFT_OBJECTIVE_DRIFT) {
             const double c = -2.0 / (s * s * (double)d * (double)total);
-            for (int64_t k = 0; k < G->n_gen * d; k++) gg[k] = (float)(c * v[k]);
+            for (int64_t k = 0; k < G->n_gen * d; k++) gg[k] = (float)(c * vg[k]);
             loss += gsq / (s * s * (double)d);
         } else {
             const double c = -1.0 / (double)total;
-            for (int64_t k = 0; k < G->n_gen * d; k++) gg[k] = (float)(c * v[k]);
-            for (int64_t i = 0; i < G->n_gen; i++) loss -= phi[i];
+            for (int64_t k = 0; k < G->n_gen * d; k++) gg[k] = (float)(c * vg[k]);
+            for (int64_t i = 0; i < G->n_gen; i++) loss -= phi[off + i];
         }
         /* raw field size (before drift normalization) from the per-temperature norms */
         double raw = 0;
         for (int t = 0; t < field->n_tau; t++) {
-            sums[LOSS_SUM_TAU + t] += r.tau_rms[t] / ng_step;
-            raw += r.tau_rms[t] * r.tau_rms[t];
+            sums[LOSS_SUM_TAU + t] += r[g].tau_rms[t] / ng_step;
+            raw += r[g].tau_rms[t] * r[g].tau_rms[t];
         }
         vsq += field->drift_norm ? raw * (double)G->n_gen : gsq / (double)d;
         scale += s / ng_step;
-        double ps = loss_spread(G->pos, G->n_pos, d, 0, NULL);
-        int64_t nd = 0;
-        gen_spread += loss_spread(xg, G->n_gen, d, 0.01 * ps, &nd) / ng_step;
-        pos_spread += ps / ng_step;
-        dups += (double)nd;
+        gen_spread += gs[3 * g + 1] / ng_step;
+        pos_spread += gs[3 * g] / ng_step;
+        dups += (double)nd[g];
         off += G->n_gen;
     }
     sums[LOSS_SUM_LOSS] = loss;
@@ -151,7 +165,7 @@ int drift_loss_partial(const drift_field_config *field, drift_objective obj, con
     sums[LOSS_SUM_GEN] = gen_spread;
     sums[LOSS_SUM_POS] = pos_spread;
     sums[LOSS_SUM_ROWS] = (double)off;
-    drift_free(v); drift_free(phi); drift_free(uw);
+    drift_free(v); drift_free(phi); drift_free(uw); drift_free(b); drift_free(r); drift_free(gs); drift_free(nd);
     return st;
 }
 
@@ -179,7 +193,7 @@ int drift_drift_loss(const drift_field_config *field, drift_objective obj, const
     for (int g = 0; g < n_groups; g++) total += groups[g].n_gen > 0 ? groups[g].n_gen : 0;
     if (total < 1) return drift_error(DRIFT_EINVAL, "class group 0 has no generated rows or no positives");
     double sums[LOSS_SUM_N];
-    int st = drift_loss_partial(field, obj, x, d, groups, n_groups, total, n_groups, grad, sums);
+    int st = drift_loss_partial(NULL, field, obj, x, d, groups, n_groups, total, n_groups, grad, sums);
     if (st) return st;
     drift_loss_finish(sums, field->n_tau, total, stats);
     if (!isfinite(stats->loss) || !drift_all_finite_f32(grad, (size_t)(total * d)))

@@ -25,7 +25,8 @@ enum {
 
 /* groups: this share's n_groups groups (their rows consecutive in x and grad); step_rows and
  * step_groups: the whole step's. No finiteness check (the caller checks the summed loss). */
-int drift_loss_partial(const drift_field_config *field, drift_objective obj, const float *x, int64_t d,
+/* ctx: the trainer's compute context (NULL: one for the call). */
+int drift_loss_partial(drift_ctx *ctx, const drift_field_config *field, drift_objective obj, const float *x, int64_t d,
                        const drift_class_group *groups, int n_groups, int64_t step_rows, int step_groups,
                        float *grad, double *sums);
 void drift_loss_finish(const double *sums, int n_tau, int64_t step_rows, drift_loss_stats *stats);

@@ -104,6 +104,7 @@ void drift_trainer_free(drift_trainer *t)
     drift_free(t->group_class); drift_free(t->group_alpha); drift_free(t->groups); drift_free(t->saved);
     drift_free(t->saved_m); drift_free(t->saved_v);
     drift_free(t->all_rows);
+    drift_ctx_free(t->ctx);
     drift_encoder_free(t->encoder);
     trainer_outputs_free(t);
     free(t);
@@ -141,6 +142,12 @@ int drift_trainer_create(const drift_train_config *cfg_in, const char *resume_pa
     const drift_train_config *cfg = &t->cfg;
     if ((st = drift_train_config_check(cfg))) goto fail;
     drift_set_threads(cfg->threads);
+    {
+        drift_ctx_options co;
+        drift_ctx_options_init(&co);
+        co.threads = cfg->threads;
+        if ((st = drift_ctx_create(&co, &t->ctx))) goto fail;
+    }
 
     drift_dataset_opts dopts = {.split = "train", .data_dir = cfg->data_dir[0] ? cfg->data_dir : NULL,
                                 .labels_path = cfg->labels[0] ? cfg->labels : NULL, .n = 0, .seed = cfg->seed};
@@ -402,7 +409,7 @@ int drift_trainer_step(drift_trainer *t, drift_step_info *info)
         t->stop_all = stop > 0;
     } else {
         double sums[LOSS_SUM_N + 2] = {0};
-        if (nloc > 0 && (st = drift_loss_partial(&cfg->field, cfg->objective, t->x + r0 * D, D, t->groups + g0,
+        if (nloc > 0 && (st = drift_loss_partial(t->ctx, &cfg->field, cfg->objective, t->x + r0 * D, D, t->groups + g0,
                                                  (int)(g1 - g0), B, (int)ng, t->grad + r0 * D, sums)))
             return drift_error_context(st, "step %lld", (long long)step);
         sums[LOSS_SUM_N] = nloc > 0 && !drift_all_finite_f32(t->grad + r0 * D, (size_t)(nloc * D));

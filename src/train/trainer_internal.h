@@ -23,6 +23,7 @@ struct drift_trainer {
     int n_groups;                  /* class groups per step */
     int64_t batch;                 /* generated rows per step */
     drift_model *model;
+    drift_ctx *ctx;                /* threads and kept scratch of the step's field calls (drift/ctx.h) */
     drift_adamw opt;
     drift_ema ema;
     drift_lr_schedule sched;

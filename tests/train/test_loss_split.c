@@ -50,7 +50,7 @@ static void test_shares_give_the_whole_step(void)
         int64_t off = 0;
         for (int k = 0; k < 3; k++) {
             const int g0 = cut[k], g1 = cut[k + 1];
-            CHECK_OK(drift_loss_partial(&c, o, x + off * D, D, groups + g0, g1 - g0, total, NGROUPS, split + off * D, part));
+            CHECK_OK(drift_loss_partial(NULL, &c, o, x + off * D, D, groups + g0, g1 - g0, total, NGROUPS, split + off * D, part));
             int64_t rows = 0;
             for (int g = g0; g < g1; g++) rows += n_gen[g];
             CHECK(part[LOSS_SUM_ROWS] == (double)rows);
@@ -72,7 +72,7 @@ static void test_shares_give_the_whole_step(void)
     double part[LOSS_SUM_N];
     drift_field_config c;
     drift_field_config_init(&c);
-    CHECK(drift_loss_partial(&c, DRIFT_OBJECTIVE_DRIFT, x, D, groups, 2, total, 1, split, part) == DRIFT_EINVAL);
+    CHECK(drift_loss_partial(NULL, &c, DRIFT_OBJECTIVE_DRIFT, x, D, groups, 2, total, 1, split, part) == DRIFT_EINVAL);
     free(x); free(whole); free(split);
 }
 
