@@ -1,6 +1,10 @@
 /* field_cuda.cu — the deng drift field on an NVIDIA GPU (contract: cuda/cuda_backend.h).
  *
- * The same mathematics as field_ref.c's deng_field (docs/MATH.md §3), for one batch at a time:
+ * The same mathematics as field_ref.c's deng_field (docs/MATH.md §3), for every batch of a
+ * drift_field_compute_many call at once: each stage is one kernel launch whose grid spans the
+ * batches (a descriptor per batch says where its rows are), the field products one
+ * strided-batched SGEMM when the batches share a shape (a training step's class groups), and
+ * the host waits once, for the download. Per batch:
  *
  *   upload    queries X (n × d) and targets T = [negatives (X itself when self-masked);
  *             extra negatives; positives] (T × d), all centred on the queries' mean (the
@@ -19,7 +23,8 @@
  *   finish    V = s · Σ_τ V_τ/λ_τ, downloaded; its RMS.
  *
  * Reductions run in float within a row or column (one block each) and in double across the
- * batch. The batch's buffers live in a workspace kept in the device state and grown on demand. */
+ * batch; the scalars (μ, s, Σ V_τ²) stay on the device and the kernels that need them read them
+ * there. The buffers live in a workspace kept in the device state and grown on demand. */
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
 
@@ -157,17 +162,31 @@ __device__ float block_max(float v, float *sh)
     return sh[0];
 }
 
+/* One batch of a call: its sizes and where its rows start in the call's concatenated buffers
+ * (X, G, V and the per-query vectors by query rows; T, w and the per-target vectors by target
+ * rows; R and L by the batch's n·T block). Kernels take the batch from blockIdx.z (or .y). */
+typedef struct bdesc {
+    int n, nt, q, self;
+    long long xrow, trow, rl;
+} bdesc;
+
+/* per batch, in device memory: [0] Σ w·r, [1] s, [2] μ, [3 + t] Σ V_τ² */
+#define SC_STRIDE (3 + DRIFT_MAX_TAU)
+
 /* R[i, j] = ‖x_i − t_j‖: TILE × TILE outputs per block, the dimension in TILE-wide slices */
-__global__ void k_dist(const float *X, const float *T, int n, int nt, int d, float *R)
+__global__ void k_dist(const bdesc *bd, const float *X, const float *T, int d, float *R)
 {
+    const bdesc B = bd[blockIdx.z];
+    if ((int)(blockIdx.y * TILE) >= B.n || (int)(blockIdx.x * TILE) >= B.nt) return;
+    const float *Xb = X + B.xrow * d, *Tb = T + B.trow * d;
     __shared__ float xs[TILE][TILE + 1], ts[TILE][TILE + 1];
     const int i = blockIdx.y * TILE + threadIdx.y, j = blockIdx.x * TILE + threadIdx.x;
     float acc = 0.0f;
     for (int k0 = 0; k0 < d; k0 += TILE) {
         const int ix = blockIdx.y * TILE + threadIdx.y, kx = k0 + threadIdx.x;
-        xs[threadIdx.y][threadIdx.x] = ix < n && kx < d ? X[(size_t)ix * d + kx] : 0.0f;
+        xs[threadIdx.y][threadIdx.x] = ix < B.n && kx < d ? Xb[(size_t)ix * d + kx] : 0.0f;
         const int jt = blockIdx.x * TILE + threadIdx.y;
-        ts[threadIdx.y][threadIdx.x] = jt < nt && kx < d ? T[(size_t)jt * d + kx] : 0.0f;
+        ts[threadIdx.y][threadIdx.x] = jt < B.nt && kx < d ? Tb[(size_t)jt * d + kx] : 0.0f;
         __syncthreads();
         const int kmax = d - k0 < TILE ? d - k0 : TILE;
         for (int k = 0; k < kmax; k++) {
@@ -176,18 +195,37 @@ __global__ void k_dist(const float *X, const float *T, int n, int nt, int d, flo
         }
         __syncthreads();
     }
-    if (i < n && j < nt) R[(size_t)i * nt + j] = sqrtf(acc);
+    if (i < B.n && j < B.nt) R[B.rl + (size_t)i * B.nt + j] = sqrtf(acc);
 }
 
-/* Σ_ij w_j R_ij into *out (double) */
-__global__ void k_weighted_sum(const float *R, const float *w, int n, int nt, double *out)
+/* Σ_ij w_j R_ij of each batch into sc[0] */
+__global__ void k_weighted_sum(const bdesc *bd, const float *R, const float *w, double *sc)
 {
-    __shared__ float sh[32];
+    const bdesc B = bd[blockIdx.y];
     const int i = blockIdx.x;
+    if (i >= B.n) return;
+    __shared__ float sh[32];
+    const float *row = R + B.rl + (size_t)i * B.nt, *wb = w + B.trow;
     float s = 0.0f;
-    for (int j = threadIdx.x; j < nt; j += THREADS) s += w[j] * R[(size_t)i * nt + j];
+    for (int j = threadIdx.x; j < B.nt; j += THREADS) s += wb[j] * row[j];
     s = block_sum(s, sh);
-    if (threadIdx.x == 0) atomicAdd(out, (double)s);
+    if (threadIdx.x == 0) atomicAdd(&sc[blockIdx.y * SC_STRIDE], (double)s);
+}
+
+/* s and μ of each batch (feature normalization), or s = 1 */
+__global__ void k_scale(const bdesc *bd, const double *wsum, int count, int d, int feature_norm, double *sc)
+{
+    const int k = blockIdx.x * blockDim.x + threadIdx.x;
+    if (k >= count) return;
+    double *c = sc + k * SC_STRIDE;
+    if (!feature_norm) {
+        c[1] = 1.0;
+        c[2] = 0.0;
+        return;
+    }
+    const double mu = c[0] / ((double)bd[k].n * wsum[k]);
+    c[2] = mu;
+    c[1] = (mu > CU_FEATURE_NORM_FLOOR ? mu : CU_FEATURE_NORM_FLOOR) / sqrt((double)d);
 }
 
 __device__ __forceinline__ float kernel_log(int kernel, float r, float tau, float alpha)
@@ -198,48 +236,54 @@ __device__ __forceinline__ float kernel_log(int kernel, float r, float tau, floa
 }
 
 /* kernel logs of one temperature in working units (r / s), self entries removed or soft-masked */
-__global__ void k_logk(const float *R, int n, int nt, int self_masked, int soft, float inv_s, float tau,
-                       float alpha, float soft_add, int kernel, float *L)
+__global__ void k_logk(const bdesc *bd, const float *R, const double *sc, int soft, float tau, float alpha,
+                       float soft_add, int kernel, float *L)
 {
+    const bdesc B = bd[blockIdx.y];
     const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= (size_t)n * nt) return;
-    const int i = (int)(idx / nt), j = (int)(idx % nt);
-    const float r = R[idx] * inv_s;
+    if (idx >= (size_t)B.n * B.nt) return;
+    const int i = (int)(idx / B.nt), j = (int)(idx % B.nt);
+    const float r = R[B.rl + idx] * (float)(1.0 / sc[blockIdx.y * SC_STRIDE + 1]);
     float l;
-    if (self_masked && j == i)
+    if (B.self && j == i)
         l = soft ? kernel_log(kernel, r + soft_add, tau, alpha) : -INFINITY;
     else
         l = kernel_log(kernel, r, tau, alpha);
-    L[idx] = l;
+    L[B.rl + idx] = l;
 }
 
 /* per row: the largest log and log Σ exp(l − max) */
-__global__ void k_row_lse(const float *L, int nt, float *mx_out, float *lse_out)
+__global__ void k_row_lse(const bdesc *bd, const float *L, float *mx_out, float *lse_out)
 {
+    const bdesc B = bd[blockIdx.y];
+    const int i = blockIdx.x;
+    if (i >= B.n) return;
     __shared__ float sh[32];
-    const float *row = L + (size_t)blockIdx.x * nt;
+    const float *row = L + B.rl + (size_t)i * B.nt;
     float m = -INFINITY;
-    for (int j = threadIdx.x; j < nt; j += THREADS) m = fmaxf(m, row[j]);
+    for (int j = threadIdx.x; j < B.nt; j += THREADS) m = fmaxf(m, row[j]);
     m = block_max(m, sh);
     float s = 0.0f;
     if (m > -INFINITY)
-        for (int j = threadIdx.x; j < nt; j += THREADS) s += expf(row[j] - m);
+        for (int j = threadIdx.x; j < B.nt; j += THREADS) s += expf(row[j] - m);
     s = block_sum(s, sh);
     if (threadIdx.x == 0) {
-        mx_out[blockIdx.x] = m;
-        lse_out[blockIdx.x] = m > -INFINITY ? logf(s) : 0.0f;
+        mx_out[B.xrow + i] = m;
+        lse_out[B.xrow + i] = m > -INFINITY ? logf(s) : 0.0f;
     }
 }
 
 /* per column: the same over the rows, one thread per column (reads of a row are coalesced
  * across the threads), as an online log-sum-exp: one pass */
-__global__ void k_col_lse(const float *L, int n, int nt, float *mx_out, float *lse_out)
+__global__ void k_col_lse(const bdesc *bd, const float *L, float *mx_out, float *lse_out)
 {
+    const bdesc B = bd[blockIdx.y];
     const int j = blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= nt) return;
+    if (j >= B.nt) return;
+    const float *Lb = L + B.rl;
     float m = -INFINITY, s = 0.0f;
-    for (int i = 0; i < n; i++) {
-        const float l = L[(size_t)i * nt + j];
+    for (int i = 0; i < B.n; i++) {
+        const float l = Lb[(size_t)i * B.nt + j];
         if (l == -INFINITY) continue;
         if (l > m) {
             s = s * expf(m - l) + 1.0f;
@@ -248,43 +292,53 @@ __global__ void k_col_lse(const float *L, int n, int nt, float *mx_out, float *l
             s += expf(l - m);
         }
     }
-    mx_out[j] = m;
-    lse_out[j] = m > -INFINITY ? logf(s) : 0.0f;
+    mx_out[B.trow + j] = m;
+    lse_out[B.trow + j] = m > -INFINITY ? logf(s) : 0.0f;
 }
 
-/* the queries' mean, one thread per coordinate (double sums), then every row centred on it */
-__global__ void k_colmean(const float *X, int n, int d, float *mean)
+/* each batch's query mean, one thread per coordinate (double sums) */
+__global__ void k_colmean(const bdesc *bd, const float *X, int d, float *mean)
 {
+    const bdesc B = bd[blockIdx.y];
     const int k = blockIdx.x * blockDim.x + threadIdx.x;
     if (k >= d) return;
+    const float *Xb = X + B.xrow * d;
     double s = 0;
-    for (int i = 0; i < n; i++) s += X[(size_t)i * d + k];
-    mean[k] = (float)(s / n);
+    for (int i = 0; i < B.n; i++) s += Xb[(size_t)i * d + k];
+    mean[(size_t)blockIdx.y * d + k] = (float)(s / B.n);
 }
 
-__global__ void k_center(float *A, size_t rows, int d, const float *mean)
+/* every query (targets = 0) or target row (1) of each batch centred on the batch's mean */
+__global__ void k_center(const bdesc *bd, float *A, int targets, int d, const float *mean)
 {
+    const bdesc B = bd[blockIdx.y];
+    const size_t rows = targets ? (size_t)B.nt : (size_t)B.n;
     const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx < rows * (size_t)d) A[idx] -= mean[idx % d];
+    if (idx >= rows * (size_t)d) return;
+    A[(targets ? B.trow : B.xrow) * d + idx] -= mean[(size_t)blockIdx.y * d + idx % d];
 }
 
 /* One row of coefficients: A_ij (normalized affinities times the weights), Σ over negatives
  * and positives, then C_ij in place of L and its row sum. */
-__global__ void k_coef(float *LC, const float *w, int nt, int q, const float *rmx, const float *rlse,
+__global__ void k_coef(const bdesc *bd, float *LC, const float *w, const float *rmx, const float *rlse,
                        const float *cmx, const float *clse, int norm, int floor_on, float pos_scale,
                        float neg_scale, float *csum)
 {
-    __shared__ float sh[32];
+    const bdesc B = bd[blockIdx.y];
     const int i = blockIdx.x;
-    float *row = LC + (size_t)i * nt;
+    if (i >= B.n) return;
+    __shared__ float sh[32];
+    float *row = LC + B.rl + (size_t)i * B.nt;
+    const float *wb = w + B.trow, *cm = cmx + B.trow, *cl = clse + B.trow;
+    const float rm = rmx[B.xrow + i], rs = rlse[B.xrow + i];
     float sneg = 0.0f, spos = 0.0f;
-    for (int j = threadIdx.x; j < nt; j += THREADS) {
+    for (int j = threadIdx.x; j < B.nt; j += THREADS) {
         const float lk = row[j];
         float a = 0.0f;
         if (lk > -INFINITY) {
-            const float lrow = (lk - rmx[i]) - rlse[i];
+            const float lrow = (lk - rm) - rs;
             if (norm == DRIFT_DENG_BOTH) {
-                const float lcol = (lk - cmx[j]) - clse[j];
+                const float lcol = (lk - cm[j]) - cl[j];
                 if (floor_on) {
                     const float prod = expf(lrow) * expf(lcol);
                     a = sqrtf(prod > (float)CU_DENG_AFFINITY_FLOOR ? prod : (float)CU_DENG_AFFINITY_FLOOR);
@@ -297,42 +351,57 @@ __global__ void k_coef(float *LC, const float *w, int nt, int q, const float *rm
                 a = expf(lk);
             }
         }
-        a *= w[j];
+        a *= wb[j];
         row[j] = a;
-        if (j < q) sneg += a; else spos += a;
+        if (j < B.q) sneg += a; else spos += a;
     }
     sneg = block_sum(sneg, sh);
     spos = block_sum(spos, sh);
     float cs = 0.0f;
-    for (int j = threadIdx.x; j < nt; j += THREADS) {
-        const float c = j < q ? -neg_scale * spos * row[j] : pos_scale * sneg * row[j];
+    for (int j = threadIdx.x; j < B.nt; j += THREADS) {
+        const float c = j < B.q ? -neg_scale * spos * row[j] : pos_scale * sneg * row[j];
         row[j] = c;
         cs += c;
     }
     cs = block_sum(cs, sh);
-    if (threadIdx.x == 0) csum[i] = cs;
+    if (threadIdx.x == 0) csum[B.xrow + i] = cs;
 }
 
-/* V_τ = (G − csum_i x_i)/s in place of G, and Σ V_τ² (double) */
-__global__ void k_epilogue(float *G, const float *X, const float *csum, int n, int d, float inv_s, double *ms)
+/* V_τ = (G − csum_i x_i)/s in place of G, and Σ V_τ² into sc[3 + t] */
+__global__ void k_epilogue(const bdesc *bd, float *G, const float *X, const float *csum, int d, int t, double *sc)
 {
-    __shared__ float sh[32];
+    const bdesc B = bd[blockIdx.y];
     const int i = blockIdx.x;
+    if (i >= B.n) return;
+    __shared__ float sh[32];
+    const float inv_s = (float)(1.0 / sc[blockIdx.y * SC_STRIDE + 1]), cs = csum[B.xrow + i];
     float acc = 0.0f;
     for (int k = threadIdx.x; k < d; k += THREADS) {
-        const size_t o = (size_t)i * d + k;
-        const float v = (G[o] - csum[i] * X[o]) * inv_s;
+        const size_t o = (size_t)(B.xrow + i) * d + k;
+        const float v = (G[o] - cs * X[o]) * inv_s;
         G[o] = v;
         acc += v * v;
     }
     acc = block_sum(acc, sh);
-    if (threadIdx.x == 0) atomicAdd(ms, (double)acc);
+    if (threadIdx.x == 0) atomicAdd(&sc[blockIdx.y * SC_STRIDE + 3 + t], (double)acc);
 }
 
-__global__ void k_axpy(float *y, const float *x, float a, size_t count, int first)
+/* V += (s/λ_τ)·V_τ (V = that on the first temperature); λ_τ from the batch's Σ V_τ² */
+__global__ void k_accumulate(const bdesc *bd, float *V, const float *G, const double *sc, int d, int t,
+                             int drift_norm, int first)
 {
+    const bdesc B = bd[blockIdx.y];
     const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx < count) y[idx] = first ? a * x[idx] : y[idx] + a * x[idx];
+    if (idx >= (size_t)B.n * d) return;
+    const double *c = sc + blockIdx.y * SC_STRIDE;
+    double lambda = 1.0;
+    if (drift_norm) {
+        const double ms = c[3 + t] / ((double)B.n * d);
+        lambda = sqrt(ms > CU_DRIFT_NORM_FLOOR ? ms : CU_DRIFT_NORM_FLOOR);
+    }
+    const float a = (float)(c[1] / lambda);
+    const size_t o = (size_t)B.xrow * d + idx;
+    V[o] = first ? a * G[o] : V[o] + a * G[o];
 }
 
 /* ---- host side -------------------------------------------------------------------- */
@@ -349,119 +418,179 @@ static int grow(cuda_dev *d, size_t dev_bytes, char *msg, size_t msglen)
     return 0;
 }
 
-static size_t al(size_t floats) { return (floats + 63) & ~(size_t)63; }
+static size_t al(size_t bytes) { return (bytes + 255) & ~(size_t)255; }
 
-static int one_batch(cuda_dev *dv, const drift_field_config *cfg, const drift_field_batch *b, drift_field_result *res,
-                     char *msg, size_t msglen)
+/* Every batch of the call at once: one launch per stage with a grid over the batches, the
+ * field products as one strided-batched GEMM when the batches have one shape (a training
+ * step's groups) and one GEMM each otherwise, one synchronization at the end. */
+static int all_batches(cuda_dev *dv, const drift_field_config *cfg, int count, const drift_field_batch *b,
+                       drift_field_result *res, char *msg, size_t msglen)
 {
-    const int n = (int)b->n, d = (int)b->d, p = (int)b->p;
-    const int self = b->neg == NULL;
-    const int m = self ? n : (int)b->m, e = (int)b->e, q = m + e, nt = q + p;
-    /* device layout: X, T, w, R, L (=C), rmx, rlse, cmx, clse, csum, G, vsum, mean */
-    const size_t oX = 0, oT = oX + al((size_t)n * d), ow = oT + al((size_t)nt * d), oR = ow + al(nt),
-                 oL = oR + al((size_t)n * nt), ormx = oL + al((size_t)n * nt), orl = ormx + al(n),
-                 ocmx = orl + al(n), ocl = ocmx + al(nt), ocs = ocl + al(nt), oG = ocs + al(n),
-                 oV = oG + al((size_t)n * d), omean = oV + al((size_t)n * d), total = omean + al(d);
-    int st = grow(dv, total * sizeof(float), msg, msglen);
-    if (st) return st;
-    float *W = (float *)dv->ws;
-    float *X = W + oX, *Tg = W + oT, *w = W + ow, *R = W + oR, *L = W + oL, *rmx = W + ormx, *rl = W + orl,
-          *cmx = W + ocmx, *cl = W + ocl, *csum = W + ocs, *G = W + oG, *V = W + oV, *mean = W + omean;
-
-    /* upload: queries; targets = negatives (the queries when self-masked), extras, positives;
-     * weights. From the caller's (pageable) memory: the copies have read it when they return. */
-    float *hw = (float *)malloc((size_t)nt * sizeof(float));
-    if (!hw) {
+    const int d = (int)b[0].d;
+    bdesc *hd = (bdesc *)calloc((size_t)count, sizeof *hd);
+    double *hwsum = (double *)calloc((size_t)count, sizeof(double));
+    long long N = 0, NT = 0, RL = 0;
+    int maxn = 0, maxnt = 0, uniform = 1;
+    if (!hd || !hwsum) {
+        free(hd); free(hwsum);
         snprintf(msg, msglen, "out of host memory");
         return DRIFT_ENOMEM;
     }
-    double wsum = 0;
-    for (int j = 0; j < nt; j++) {
-        hw[j] = j < m ? (!self && b->neg_w ? b->neg_w[j] : 1.0f)
-              : j < q ? (b->extra_w ? b->extra_w[j - m] : 1.0f)
-                      : (b->pos_w ? b->pos_w[j - q] : 1.0f);
-        wsum += hw[j];
+    for (int k = 0; k < count; k++) {
+        const int self = b[k].neg == NULL, n = (int)b[k].n, m = self ? n : (int)b[k].m, q = m + (int)b[k].e;
+        hd[k] = (bdesc){n, q + (int)b[k].p, q, self, N, NT, RL};
+        N += n;
+        NT += hd[k].nt;
+        RL += (long long)n * hd[k].nt;
+        maxn = n > maxn ? n : maxn;
+        maxnt = hd[k].nt > maxnt ? hd[k].nt : maxnt;
+        uniform = uniform && hd[k].n == hd[0].n && hd[k].nt == hd[0].nt;
     }
+    /* device layout (bytes, 256-aligned): X, T, w, R, L (= C), G, V, mean, rmx, rlse, csum, cmx,
+     * clse, desc, wsum, sc */
+    size_t off = 0;
+    const size_t oX = off; off += al((size_t)N * d * 4);
+    const size_t oT = off; off += al((size_t)NT * d * 4);
+    const size_t ow = off; off += al((size_t)NT * 4);
+    const size_t oR = off; off += al((size_t)RL * 4);
+    const size_t oL = off; off += al((size_t)RL * 4);
+    const size_t oG = off; off += al((size_t)N * d * 4);
+    const size_t oV = off; off += al((size_t)N * d * 4);
+    const size_t om = off; off += al((size_t)count * d * 4);
+    const size_t ormx = off; off += al((size_t)N * 4);
+    const size_t orl = off; off += al((size_t)N * 4);
+    const size_t ocs = off; off += al((size_t)N * 4);
+    const size_t ocmx = off; off += al((size_t)NT * 4);
+    const size_t ocl = off; off += al((size_t)NT * 4);
+    const size_t obd = off; off += al((size_t)count * sizeof(bdesc));
+    const size_t ows = off; off += al((size_t)count * 8);
+    const size_t osc = off; off += al((size_t)count * SC_STRIDE * 8);
+    int st = grow(dv, off, msg, msglen);
+    if (st) {
+        free(hd); free(hwsum);
+        return st;
+    }
+    char *W = (char *)dv->ws;
+    float *X = (float *)(W + oX), *T = (float *)(W + oT), *w = (float *)(W + ow), *R = (float *)(W + oR),
+          *L = (float *)(W + oL), *G = (float *)(W + oG), *V = (float *)(W + oV), *mean = (float *)(W + om),
+          *rmx = (float *)(W + ormx), *rl = (float *)(W + orl), *csum = (float *)(W + ocs),
+          *cmx = (float *)(W + ocmx), *cl = (float *)(W + ocl);
+    bdesc *bd = (bdesc *)(W + obd);
+    double *wsum = (double *)(W + ows), *sc = (double *)(W + osc);
     cudaStream_t s = dv->stream;
-    const float *negrows = self ? b->x : b->neg;
-    cudaMemcpyAsync(X, b->x, (size_t)n * d * sizeof(float), cudaMemcpyHostToDevice, s);
-    cudaMemcpyAsync(Tg, negrows, (size_t)m * d * sizeof(float), cudaMemcpyHostToDevice, s);
-    if (e) cudaMemcpyAsync(Tg + (size_t)m * d, b->extra, (size_t)e * d * sizeof(float), cudaMemcpyHostToDevice, s);
-    cudaMemcpyAsync(Tg + (size_t)q * d, b->pos, (size_t)p * d * sizeof(float), cudaMemcpyHostToDevice, s);
-    cudaMemcpyAsync(w, hw, (size_t)nt * sizeof(float), cudaMemcpyHostToDevice, s);
-    cudaStreamSynchronize(s);
-    free(hw);
-    /* centred on the queries' mean: the field is translation invariant, and G − (Σ_j C_ij) x_i
-     * below then subtracts numbers of the data's spread, not of its offset */
-    k_colmean<<<(unsigned)((d + THREADS - 1) / THREADS), THREADS, 0, s>>>(X, n, d, mean);
-    k_center<<<(unsigned)(((size_t)n * d + THREADS - 1) / THREADS), THREADS, 0, s>>>(X, (size_t)n, d, mean);
-    k_center<<<(unsigned)(((size_t)nt * d + THREADS - 1) / THREADS), THREADS, 0, s>>>(Tg, (size_t)nt, d, mean);
 
-    dim3 tb(TILE, TILE), tg((unsigned)((nt + TILE - 1) / TILE), (unsigned)((n + TILE - 1) / TILE));
-    k_dist<<<tg, tb, 0, s>>>(X, Tg, n, nt, d, R);
-
-    double scale = 1.0, mu = 0.0;
-    if (cfg->feature_norm) {
-        double hsum = 0;
-        cudaMemsetAsync(dv->dsum, 0, sizeof(double), s);
-        k_weighted_sum<<<n, THREADS, 0, s>>>(R, w, n, nt, dv->dsum);
-        cudaMemcpyAsync(&hsum, dv->dsum, sizeof(double), cudaMemcpyDeviceToHost, s);
-        cudaStreamSynchronize(s);
-        mu = hsum / ((double)n * wsum);
-        scale = (mu > CU_FEATURE_NORM_FLOOR ? mu : CU_FEATURE_NORM_FLOOR) / sqrt((double)d);
+    /* upload from the caller's (pageable) memory: each copy has read it when it returns */
+    float *hw = (float *)malloc((size_t)NT * sizeof(float));
+    if (!hw) {
+        free(hd); free(hwsum);
+        snprintf(msg, msglen, "out of host memory");
+        return DRIFT_ENOMEM;
     }
+    for (int k = 0; k < count; k++) {
+        const drift_field_batch *B = &b[k];
+        const int n = hd[k].n, q = hd[k].q, self = hd[k].self, m = self ? n : (int)B->m;
+        float *hwk = hw + hd[k].trow;
+        for (int j = 0; j < hd[k].nt; j++) {
+            hwk[j] = j < m ? (!self && B->neg_w ? B->neg_w[j] : 1.0f)
+                   : j < q ? (B->extra_w ? B->extra_w[j - m] : 1.0f)
+                           : (B->pos_w ? B->pos_w[j - q] : 1.0f);
+            hwsum[k] += hwk[j];
+        }
+        float *Tk = T + hd[k].trow * d;
+        cudaMemcpyAsync(X + hd[k].xrow * d, B->x, (size_t)n * d * 4, cudaMemcpyHostToDevice, s);
+        cudaMemcpyAsync(Tk, self ? B->x : B->neg, (size_t)m * d * 4, cudaMemcpyHostToDevice, s);
+        if (B->e)
+            cudaMemcpyAsync(Tk + (size_t)m * d, B->extra, (size_t)B->e * d * 4, cudaMemcpyHostToDevice, s);
+        cudaMemcpyAsync(Tk + (size_t)q * d, B->pos, (size_t)B->p * d * 4, cudaMemcpyHostToDevice, s);
+    }
+    cudaMemcpyAsync(w, hw, (size_t)NT * 4, cudaMemcpyHostToDevice, s);
+    cudaMemcpyAsync(bd, hd, (size_t)count * sizeof(bdesc), cudaMemcpyHostToDevice, s);
+    cudaMemcpyAsync(wsum, hwsum, (size_t)count * 8, cudaMemcpyHostToDevice, s);
+    cudaMemsetAsync(sc, 0, (size_t)count * SC_STRIDE * 8, s);
+    cudaStreamSynchronize(s); /* hw, hd, hwsum may go */
+    free(hw);
+
+    const unsigned C = (unsigned)count;
+    /* centred on each batch's query mean: the field is translation invariant, and
+     * G − (Σ_j C_ij) x_i below then subtracts numbers of the data's spread, not its offset */
+    k_colmean<<<dim3((unsigned)((d + THREADS - 1) / THREADS), C), THREADS, 0, s>>>(bd, X, d, mean);
+    k_center<<<dim3((unsigned)(((size_t)maxn * d + THREADS - 1) / THREADS), C), THREADS, 0, s>>>(bd, X, 0, d, mean);
+    k_center<<<dim3((unsigned)(((size_t)maxnt * d + THREADS - 1) / THREADS), C), THREADS, 0, s>>>(bd, T, 1, d, mean);
+    k_dist<<<dim3((unsigned)((maxnt + TILE - 1) / TILE), (unsigned)((maxn + TILE - 1) / TILE), C), dim3(TILE, TILE), 0,
+             s>>>(bd, X, T, d, R);
+    if (cfg->feature_norm) k_weighted_sum<<<dim3((unsigned)maxn, C), THREADS, 0, s>>>(bd, R, w, sc);
+    k_scale<<<(C + 63) / 64, 64, 0, s>>>(bd, wsum, count, d, cfg->feature_norm, sc);
+
     const double root_d = sqrt((double)d);
-    const float inv_s = (float)(1.0 / scale);
     const float soft_add = (float)(CU_DENG_SOFT_MASK * (cfg->feature_norm ? root_d : 1.0));
-    const size_t nT = (size_t)n * nt, nd = (size_t)n * d;
-    const unsigned eblocks = (unsigned)((nT + THREADS - 1) / THREADS), vblocks = (unsigned)((nd + THREADS - 1) / THREADS);
     const float one = 1.0f, zero = 0.0f;
-    int first = 1;
     for (int t = 0; t < cfg->n_tau; t++) {
         const float tau = (float)(cfg->feature_norm ? cfg->tau[t] * root_d : cfg->tau[t]);
-        k_logk<<<eblocks, THREADS, 0, s>>>(R, n, nt, self, cfg->deng_soft_mask, inv_s, tau, (float)cfg->rq_alpha,
-                                            soft_add, (int)cfg->kernel, L);
-        k_row_lse<<<n, THREADS, 0, s>>>(L, nt, rmx, rl);
+        k_logk<<<dim3((unsigned)(((size_t)maxn * maxnt + THREADS - 1) / THREADS), C), THREADS, 0, s>>>(
+            bd, R, sc, cfg->deng_soft_mask, tau, (float)cfg->rq_alpha, soft_add, (int)cfg->kernel, L);
+        k_row_lse<<<dim3((unsigned)maxn, C), THREADS, 0, s>>>(bd, L, rmx, rl);
         if (cfg->deng_norm == DRIFT_DENG_BOTH)
-            k_col_lse<<<(unsigned)((nt + THREADS - 1) / THREADS), THREADS, 0, s>>>(L, n, nt, cmx, cl);
-        k_coef<<<n, THREADS, 0, s>>>(L, w, nt, q, rmx, rl, cmx, cl, (int)cfg->deng_norm, cfg->deng_floor,
-                                      (float)cfg->pos_scale, (float)cfg->neg_scale, csum);
+            k_col_lse<<<dim3((unsigned)((maxnt + THREADS - 1) / THREADS), C), THREADS, 0, s>>>(bd, L, cmx, cl);
+        k_coef<<<dim3((unsigned)maxn, C), THREADS, 0, s>>>(bd, L, w, rmx, rl, cmx, cl, (int)cfg->deng_norm,
+                                                            cfg->deng_floor, (float)cfg->pos_scale,
+                                                            (float)cfg->neg_scale, csum);
         /* G (n × d, row-major) = C (n × T) · T (T × d): column-major Gᵀ = Tᵀ · Cᵀ */
-        if (cublasSgemm(dv->blas, CUBLAS_OP_N, CUBLAS_OP_N, d, n, nt, &one, Tg, d, L, nt, &zero, G, d) !=
-            CUBLAS_STATUS_SUCCESS) {
-            snprintf(msg, msglen, "cublasSgemm failed (%d x %d x %d)", n, d, nt);
+        cublasStatus_t bs = CUBLAS_STATUS_SUCCESS;
+        if (uniform && count > 1) {
+            const int n = hd[0].n, nt = hd[0].nt;
+            bs = cublasSgemmStridedBatched(dv->blas, CUBLAS_OP_N, CUBLAS_OP_N, d, n, nt, &one, T, d,
+                                           (long long)nt * d, L, nt, (long long)n * nt, &zero, G, d,
+                                           (long long)n * d, count);
+        } else {
+            for (int k = 0; k < count && bs == CUBLAS_STATUS_SUCCESS; k++)
+                bs = cublasSgemm(dv->blas, CUBLAS_OP_N, CUBLAS_OP_N, d, hd[k].n, hd[k].nt, &one, T + hd[k].trow * d, d,
+                                 L + hd[k].rl, hd[k].nt, &zero, G + hd[k].xrow * d, d);
+        }
+        if (bs != CUBLAS_STATUS_SUCCESS) {
+            free(hd); free(hwsum);
+            snprintf(msg, msglen, "cuBLAS SGEMM failed (status %d)", (int)bs);
             return DRIFT_EIO;
         }
-        double ms = 0;
-        cudaMemsetAsync(dv->dsum, 0, sizeof(double), s);
-        k_epilogue<<<n, THREADS, 0, s>>>(G, X, csum, n, d, inv_s, dv->dsum);
-        cudaMemcpyAsync(&ms, dv->dsum, sizeof(double), cudaMemcpyDeviceToHost, s);
-        cudaStreamSynchronize(s);
-        ms /= (double)nd;
-        res->tau_rms[t] = cfg->skip_tau_rms ? NAN : scale * sqrt(ms);
-        const double lambda = cfg->drift_norm ? sqrt(ms > CU_DRIFT_NORM_FLOOR ? ms : CU_DRIFT_NORM_FLOOR) : 1.0;
-        k_axpy<<<vblocks, THREADS, 0, s>>>(V, G, (float)(scale / lambda), nd, first);
-        first = 0;
+        k_epilogue<<<dim3((unsigned)maxn, C), THREADS, 0, s>>>(bd, G, X, csum, d, t, sc);
+        k_accumulate<<<dim3((unsigned)(((size_t)maxn * d + THREADS - 1) / THREADS), C), THREADS, 0, s>>>(
+            bd, V, G, sc, d, t, cfg->drift_norm, t == 0);
     }
-    float *out = (float *)res->v;
-    cudaMemcpyAsync(out, V, nd * sizeof(float), cudaMemcpyDeviceToHost, s);
+    /* download: the fields (one copy, then to each batch's result) and the scalars */
+    float *hv = (float *)malloc((size_t)N * d * 4);
+    double *hsc = (double *)malloc((size_t)count * SC_STRIDE * 8);
+    if (!hv || !hsc) {
+        free(hv); free(hsc); free(hd); free(hwsum);
+        snprintf(msg, msglen, "out of host memory");
+        return DRIFT_ENOMEM;
+    }
+    cudaMemcpyAsync(hv, V, (size_t)N * d * 4, cudaMemcpyDeviceToHost, s);
+    cudaMemcpyAsync(hsc, sc, (size_t)count * SC_STRIDE * 8, cudaMemcpyDeviceToHost, s);
     cudaError_t ce = cudaStreamSynchronize(s);
     if (ce == cudaSuccess) ce = cudaGetLastError();
-    if (ce != cudaSuccess) return fail(msg, msglen, DRIFT_EIO, "CUDA field", ce);
-    double sq = 0;
-    int finite = 1;
-    for (size_t k = 0; k < nd; k++) {
-        sq += (double)out[k] * out[k];
-        finite = finite && isfinite(out[k]);
+    st = 0;
+    if (ce != cudaSuccess) st = fail(msg, msglen, DRIFT_EIO, "CUDA field", ce);
+    for (int k = 0; k < count && !st; k++) {
+        const size_t nd = (size_t)hd[k].n * d;
+        float *out = (float *)res[k].v;
+        memcpy(out, hv + hd[k].xrow * d, nd * 4);
+        const double *c = hsc + k * SC_STRIDE;
+        for (int t = 0; t < cfg->n_tau; t++) res[k].tau_rms[t] = cfg->skip_tau_rms ? NAN : c[1] * sqrt(c[3 + t] / (double)nd);
+        double sq = 0;
+        int finite = 1;
+        for (size_t i = 0; i < nd; i++) {
+            sq += (double)out[i] * out[i];
+            finite = finite && isfinite(out[i]);
+        }
+        res[k].rms = sqrt(sq / (double)nd);
+        res[k].feature_scale = c[1];
+        res[k].mean_dist = c[2];
+        if (!finite) {
+            snprintf(msg, msglen, "batch %d: the field is not finite (inputs too extreme for float32)", k);
+            st = DRIFT_ENUMERIC;
+        }
     }
-    res->rms = sqrt(sq / (double)nd);
-    res->feature_scale = scale;
-    res->mean_dist = mu;
-    if (!finite) {
-        snprintf(msg, msglen, "the field is not finite (inputs too extreme for float32)");
-        return DRIFT_ENUMERIC;
-    }
-    return 0;
+    free(hv); free(hsc); free(hd); free(hwsum);
+    return st;
 }
 
 extern "C" int cuda_backend_field_many(void *p, const struct drift_field_config *cfg, int count,
@@ -473,25 +602,23 @@ extern "C" int cuda_backend_field_many(void *p, const struct drift_field_config 
         snprintf(msg, msglen, "the CUDA field implements the deng family only (family %d asked for)", (int)cfg->family);
         return DRIFT_EUNSUPPORTED;
     }
+    long long cells = 0;
     for (int k = 0; k < count; k++) {
         if (res[k].log_pos_mass || res[k].log_neg_mass || res[k].pos_ess || res[k].potential) {
             snprintf(msg, msglen, "the CUDA field computes no potentials or per-row diagnostics");
             return DRIFT_EUNSUPPORTED;
         }
-        if (b[k].n > (1 << 30) / 2 || b[k].d > (1 << 30) / 2) {
+        const long long nt = (b[k].neg ? b[k].m : b[k].n) + b[k].e + b[k].p;
+        cells += b[k].n * nt;
+        if (b[k].n > (1 << 24) || nt > (1 << 24) || b[k].d > (1 << 24) || b[k].n * b[k].d > (1LL << 31)) {
             snprintf(msg, msglen, "batch %d is too large for the CUDA field", k);
             return DRIFT_EUNSUPPORTED;
         }
     }
-    cudaSetDevice(dv->device);
-    for (int k = 0; k < count; k++) {
-        int st = one_batch(dv, cfg, &b[k], &res[k], msg, msglen);
-        if (st) {
-            char tmp[256];
-            snprintf(tmp, sizeof tmp, "batch %d: %s", k, msg);
-            snprintf(msg, msglen, "%s", tmp);
-            return st;
-        }
+    if (cells > (1LL << 31)) {
+        snprintf(msg, msglen, "the call's distance tables (%lld entries) are too large for the CUDA field", cells);
+        return DRIFT_EUNSUPPORTED;
     }
-    return 0;
+    cudaSetDevice(dv->device);
+    return all_batches(dv, cfg, count, b, res, msg, msglen);
 }
