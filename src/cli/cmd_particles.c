@@ -83,6 +83,16 @@ static void json_array_d(drift_jsonw *w, const char *key, const double *v, int n
 /* Final MMD² above this (median-bandwidth gaussian kernel, values in [0, 2]) is not noise. */
 #define PARTICLES_STUCK_MMD2 0.05
 
+/* 1 when the option called `name` was given (it must be in the table: a misspelt name is a
+ * programming error caught by the CLI tests, which give every alternative) */
+static int option_seen(const cli_opt *opts, int n, const char *name)
+{
+    for (int k = 0; k < n; k++)
+        if (!strcmp(opts[k].name, name)) return opts[k].seen;
+    fprintf(stderr, "drift particles: internal error: no option %s\n", name);
+    return 0;
+}
+
 int cmd_particles(int argc, char **argv)
 {
     const char *target_s = "gaussian", *init_s = "gaussian:0.5:2", *family_s = "kdegrad", *kernel_s = "gaussian";
@@ -124,9 +134,14 @@ int cmd_particles(int argc, char **argv)
         {"--sweep-plot", OPT_STRING, &sweep_plot, "FILE", "plot final R against N with the fit and theory (.svg or .png)", 0},
         {"--json", OPT_FLAG, &json, NULL, "print the results as JSON", 0},
     };
-    enum { O_H = 9, O_BWC, O_ETA, O_ETAH2, O_STEPS, O_TIME, O_TIMEH2 };
-    int pr = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), USAGE, DESCRIPTION);
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    int pr = cli_parse(argc, argv, opts, nopts, USAGE, DESCRIPTION);
     if (pr) return pr > 0 ? 0 : 2;
+    /* which of the alternatives were given, found by name (not by position in the table) */
+    const int seen_h = option_seen(opts, nopts, "--h"), seen_bwc = option_seen(opts, nopts, "--bw-c"),
+              seen_eta = option_seen(opts, nopts, "--eta"), seen_etah2 = option_seen(opts, nopts, "--eta-h2"),
+              seen_steps = option_seen(opts, nopts, "--steps"), seen_time = option_seen(opts, nopts, "--time"),
+              seen_timeh2 = option_seen(opts, nopts, "--time-h2");
 
     /* ---- options ---- */
     drift_particles_config cfg;
@@ -134,19 +149,19 @@ int cmd_particles(int argc, char **argv)
     if (drift_family_parse(family_s, &cfg.field.family)) return cli_fail("particles", "--family"), 2;
     if (drift_kernel_parse(kernel_s, &cfg.field.kernel)) return cli_fail("particles", "--kernel"), 2;
     if (drift_deng_norm_parse(deng_norm_s, &cfg.field.deng_norm)) return cli_fail("particles", "--deng-norm"), 2;
-    if (opts[O_H].seen && opts[O_BWC].seen) { fprintf(stderr, "drift particles: give --h or --bw-c, not both\n"); return 2; }
-    if (opts[O_ETA].seen && opts[O_ETAH2].seen) { fprintf(stderr, "drift particles: give --eta or --eta-h2, not both\n"); return 2; }
-    if (opts[O_STEPS].seen + opts[O_TIME].seen + opts[O_TIMEH2].seen > 1) {
+    if (seen_h && seen_bwc) { fprintf(stderr, "drift particles: give --h or --bw-c, not both\n"); return 2; }
+    if (seen_eta && seen_etah2) { fprintf(stderr, "drift particles: give --eta or --eta-h2, not both\n"); return 2; }
+    if (seen_steps + seen_time + seen_timeh2 > 1) {
         fprintf(stderr, "drift particles: give one of --steps, --time, --time-h2, not several\n");
         return 2;
     }
-    if (opts[O_TIMEH2].seen && !(time_h2 > 0)) { fprintf(stderr, "drift particles: --time-h2 must be > 0\n"); return 2; }
+    if (seen_timeh2 && !(time_h2 > 0)) { fprintf(stderr, "drift particles: --time-h2 must be > 0\n"); return 2; }
     if (dim < 1) { fprintf(stderr, "drift particles: --dim must be >= 1\n"); return 2; }
     if (seed < 0) { fprintf(stderr, "drift particles: --seed must be >= 0\n"); return 2; }
-    if (opts[O_H].seen && !(h > 0)) { fprintf(stderr, "drift particles: --h must be > 0\n"); return 2; }
-    if (!opts[O_H].seen && !(bw_c > 0)) { fprintf(stderr, "drift particles: --bw-c must be > 0\n"); return 2; }
-    if (opts[O_ETA].seen ? !(eta > 0) : !(eta_h2 > 0)) { fprintf(stderr, "drift particles: the step size must be > 0\n"); return 2; }
-    if (opts[O_STEPS].seen ? steps < 0 : !(time >= 0)) { fprintf(stderr, "drift particles: --steps / --time must be >= 0\n"); return 2; }
+    if (seen_h && !(h > 0)) { fprintf(stderr, "drift particles: --h must be > 0\n"); return 2; }
+    if (!seen_h && !(bw_c > 0)) { fprintf(stderr, "drift particles: --bw-c must be > 0\n"); return 2; }
+    if (seen_eta ? !(eta > 0) : !(eta_h2 > 0)) { fprintf(stderr, "drift particles: the step size must be > 0\n"); return 2; }
+    if (seen_steps ? steps < 0 : !(time >= 0)) { fprintf(stderr, "drift particles: --steps / --time must be >= 0\n"); return 2; }
     if (n_target < 0 || log_every < 0) { fprintf(stderr, "drift particles: --n-target and --log-every must be >= 0\n"); return 2; }
     if (!(conf > 0 && conf < 1)) { fprintf(stderr, "drift particles: --conf must be in (0, 1)\n"); return 2; }
     if (sweep_s && (png || plot || save)) { fprintf(stderr, "drift particles: --png, --plot and --save are for single runs (use --sweep-plot)\n"); return 2; }
@@ -190,19 +205,19 @@ int cmd_particles(int argc, char **argv)
         for (int s = 0; s < ns; s++) sc.sizes[s] = sizes[s];
         sc.n_seeds = seeds;
         sc.seed0 = (uint64_t)seed;
-        sc.bw_c = opts[O_H].seen ? 0 : bw_c;
-        sc.flow.field.tau[0] = opts[O_H].seen ? h : 1.0;
-        sc.eta_h2 = opts[O_ETA].seen ? 0 : eta_h2;
-        sc.flow.eta = opts[O_ETA].seen ? eta : 1.0;
-        sc.time = opts[O_STEPS].seen || opts[O_TIMEH2].seen ? 0 : time;
-        sc.time_h2 = opts[O_TIMEH2].seen ? time_h2 : 0;
+        sc.bw_c = seen_h ? 0 : bw_c;
+        sc.flow.field.tau[0] = seen_h ? h : 1.0;
+        sc.eta_h2 = seen_eta ? 0 : eta_h2;
+        sc.flow.eta = seen_eta ? eta : 1.0;
+        sc.time = seen_steps || seen_timeh2 ? 0 : time;
+        sc.time_h2 = seen_timeh2 ? time_h2 : 0;
         sc.flow.steps = steps;
         sc.conf = conf;
         if (!json)
             printf("sweep: %s/%s toward %s from %s, d = %d, %d seeds, %s, %s, %s, self term %s\n",
                    drift_family_name(cfg.field.family), drift_kernel_name(cfg.field.kernel), target_s, init_s, dim, seeds,
-                   opts[O_H].seen ? "fixed h" : "h = c N^(-1/(d+4))", opts[O_ETA].seen ? "fixed eta" : "eta = C h^2",
-                   opts[O_STEPS].seen ? "fixed steps" : opts[O_TIMEH2].seen ? "flow time t/h^2" : "fixed flow time",
+                   seen_h ? "fixed h" : "h = c N^(-1/(d+4))", seen_eta ? "fixed eta" : "eta = C h^2",
+                   seen_steps ? "fixed steps" : seen_timeh2 ? "flow time t/h^2" : "fixed flow time",
                    cfg.self_term ? "in" : "out");
         fflush(stdout);
         if (drift_particles_sweep(&sc, &target, &init, dim, sweep_progress, NULL, &sr)) { cli_fail("particles", "sweep"); goto done; }
@@ -285,10 +300,10 @@ int cmd_particles(int argc, char **argv)
 
     /* ---- one run ---- */
     if (n < 2) { fprintf(stderr, "drift particles: --n must be >= 2\n"); rc = 2; goto done; }
-    cfg.field.tau[0] = opts[O_H].seen ? h : bw_c * pow((double)n, -1.0 / (dim + 4.0));
-    cfg.eta = opts[O_ETA].seen ? eta : eta_h2 * cfg.field.tau[0] * cfg.field.tau[0];
-    if (!opts[O_STEPS].seen) {
-        double flow_time = opts[O_TIMEH2].seen ? time_h2 / (cfg.field.tau[0] * cfg.field.tau[0]) : time;
+    cfg.field.tau[0] = seen_h ? h : bw_c * pow((double)n, -1.0 / (dim + 4.0));
+    cfg.eta = seen_eta ? eta : eta_h2 * cfg.field.tau[0] * cfg.field.tau[0];
+    if (!seen_steps) {
+        double flow_time = seen_timeh2 ? time_h2 / (cfg.field.tau[0] * cfg.field.tau[0]) : time;
         double t = ceil(flow_time / cfg.eta - 1e-9);
         if (t > 1e8) { fprintf(stderr, "drift particles: --time %g / eta %g is too many steps\n", time, cfg.eta); rc = 2; goto done; }
         steps = (int)t;

@@ -127,7 +127,12 @@ def test_particles(tmp):
     for bad, msg in [(["--h", "0.3", "--bw-c", "1"], "not both"), (["--sweep-n", "64"], "sweep-n"),
                      (["--target", "swiss_roll", "--dim", "3"], "2-D"), (["--family", "nope"], "family"),
                      (["--eta", "0"], "step size"), (["--n", "1"], "--n"), (["--steps", "5", "--time", "2"], "not several"),
-                     (["--sweep-n", "64,128", "--png", png], "single runs"), (["--init", "mixture:9"], "K must")]:
+                     (["--sweep-n", "64,128", "--png", png], "single runs"), (["--init", "mixture:9"], "K must"),
+                     # every pair of alternatives is found by name (the options used to be found by
+                     # their position in the table)
+                     (["--eta", "0.1", "--eta-h2", "0.2"], "not both"), (["--steps", "5", "--time-h2", "2"], "not several"),
+                     (["--time", "1", "--time-h2", "2"], "not several"), (["--h", "0"], "--h must"),
+                     (["--bw-c", "0"], "--bw-c must"), (["--time-h2", "0"], "--time-h2 must")]:
         rc, _, err = run("particles", *bad)
         check(rc in (1, 2) and msg in err, f"particles {bad}: rc {rc}, stderr {err!r}")
 
