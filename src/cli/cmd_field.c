@@ -51,6 +51,7 @@ int cmd_field(int argc, char **argv)
     const char *extra_path = NULL, *ew_path = NULL, *out_path = NULL, *phi_path = NULL, *diag_path = NULL;
     const char *family = NULL, *kernel = NULL, *taus = NULL, *deng_norm = "both", *precision = "f32";
     double rq_alpha = 2.0, pos_scale = 1.0, neg_scale = 1.0;
+    const char *backend_s = "cpu";
     int feature_norm = 0, drift_norm = 0, released = 0, soft_mask = 0, floor_ = 0, block = 0, threads = 0, quiet = 0;
     cli_opt opts[] = {
         {"--x", OPT_STRING, &x_path, "X.npy", "queries (generated samples), shape (n, D)  [required]", 0},
@@ -78,6 +79,7 @@ int cmd_field(int argc, char **argv)
         {"--precision", OPT_STRING, &precision, "P", "f32 (fast path, default) | f64 (plain float64 reference)", 0},
         {"--block", OPT_INT, &block, "ROWS", "fast path: queries per block (0 = automatic)", 0},
         {"--threads", OPT_INT, &threads, "T", "threads (default: all cores)", 0},
+        {"--backend", OPT_STRING, &backend_s, "B", "cpu (default) | cuda (a build with -DDRIFT_CUDA=ON: the deng family on the GPU; f32 only)", 0},
         {"--quiet", OPT_FLAG, &quiet, NULL, "do not print the summary (nor compute per-temperature RMS: faster)", 0},
     };
     int pr = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), USAGE, DESCRIPTION);
@@ -103,6 +105,16 @@ int cmd_field(int argc, char **argv)
     if (cli_distinct_outputs("field", 3, out_names, out_paths)) return 2;
     drift_set_threads(threads);
     const int f64 = !strcmp(precision, "f64");
+    drift_ctx_options co;
+    drift_ctx_options_init(&co);
+    co.threads = threads;
+    co.fallback = 0; /* a field the backend cannot compute is refused, not quietly moved to the CPU */
+    if (drift_backend_parse(backend_s, &co.backend)) return cli_fail("field", "--backend"), 2;
+    if (f64 && co.backend != DRIFT_BACKEND_CPU) {
+        fprintf(stderr, "drift field: --precision f64 is the CPU's float64 reference; --backend %s computes float32\n",
+                backend_s);
+        return 2;
+    }
 
     drift_field_config cfg;
     drift_field_config_init(&cfg);
@@ -164,6 +176,9 @@ int cmd_field(int argc, char **argv)
         }
         if (!v || (phi_path && !phi) || (diag_path && (!lpm || !lnm || !ess))) st = DRIFT_ENOMEM;
     }
+    drift_ctx *ctx = NULL;
+    drift_ctx_info cinfo;
+    if (!st && (st = drift_ctx_create(&co, &ctx)) == DRIFT_OK) drift_ctx_get_info(ctx, &cinfo);
     double t0 = drift_now();
     if (!st) {
         res.v = v;
@@ -180,7 +195,7 @@ int cmd_field(int argc, char **argv)
             drift_field_batch b = {.n = n, .d = d, .x = X.data, .p = Pm.rows, .pos = Pm.data, .pos_w = PW.data,
                                    .m = Nm.rows, .neg = Nm.data, .neg_w = NW.data,
                                    .e = E.rows, .extra = E.data, .extra_w = EW.data};
-            st = drift_field_compute(&cfg, &b, &res);
+            st = drift_field_compute_ctx(ctx, &cfg, &b, &res);
         }
     }
     double elapsed = drift_now() - t0;
@@ -202,14 +217,15 @@ int cmd_field(int argc, char **argv)
     if (st) {
         rc = cli_fail("field", "failed");
     } else if (!quiet) {
-        fprintf(stderr, "drift field: %s/%s, %lld queries x %lld dims, %lld positives; RMS |V| = %.6g; %.3f s\n",
+        fprintf(stderr, "drift field: %s/%s, %lld queries x %lld dims, %lld positives; RMS |V| = %.6g; %.3f s on %s\n",
                 drift_family_name(cfg.family), drift_kernel_name(cfg.kernel), (long long)n, (long long)d,
-                (long long)Pm.rows, res.rms, elapsed);
+                (long long)Pm.rows, res.rms, elapsed, f64 ? "cpu (float64)" : cinfo.device);
         for (int t = 0; t < cfg.n_tau; t++)
             fprintf(stderr, "  tau %-10g RMS of the field before normalization %.6g\n", cfg.tau[t], res.tau_rms[t]);
         if (cfg.feature_norm) fprintf(stderr, "  feature scale s = %.6g (mean distance %.6g)\n", res.feature_scale, res.mean_dist);
     }
     drift_free(X.data); drift_free(Pm.data); drift_free(Nm.data); drift_free(PW.data); drift_free(NW.data);
     drift_free(E.data); drift_free(EW.data); drift_free(v); drift_free(phi); drift_free(lpm); drift_free(lnm); drift_free(ess);
+    drift_ctx_free(ctx);
     return rc;
 }

@@ -116,6 +116,9 @@ with tempfile.TemporaryDirectory() as tmp:
         (["--x", p("x.npy"), "--pos", p("p.npy"), "--family", "meanshift", "--kernel", "laplace", "--tau", "1", "--potential", p("q.npy")], "potential"),
         (["--x", p("x.npy"), "--family", "sharp", "--kernel", "gaussian", "--tau", "1"], "required"),
         (["--x", p("x.npy"), "--pos", p("p.npy"), "--family", "sharp", "--kernel", "gaussian", "--tau", "1", "--bogus"], "unknown option"),
+        (["--x", p("x.npy"), "--pos", p("p.npy"), "--family", "deng", "--kernel", "laplace", "--tau", "1", "--backend", "gpu"], "unknown backend"),
+        (["--x", p("x.npy"), "--pos", p("p.npy"), "--family", "deng", "--kernel", "laplace", "--tau", "1", "--backend", "cuda",
+          "--precision", "f64"], "float64 reference"),
     ]
     for args, needle in cases:
         out = p("err_out.npy")
@@ -125,6 +128,19 @@ with tempfile.TemporaryDirectory() as tmp:
         lines = [l for l in r.stderr.splitlines() if l.strip()]
         check(len(lines) == 1 and needle.lower() in lines[0].lower(), f"{needle}: stderr {r.stderr!r}")
         check(not os.path.exists(out), f"{needle}: output written despite the error")
+
+    # the backend: cpu gives the default's bytes; cuda in a build without it is refused clearly
+    base = ["--x", p("x.npy"), "--pos", p("p.npy"), "--family", "deng", "--kernel", "laplace", "--tau", "0.5,2"]
+    r1, r2 = run(*base, "--out", p("b1.npy")), run(*base, "--out", p("b2.npy"), "--backend", "cpu")
+    check(r1.returncode == 0 and r2.returncode == 0 and "on cpu" in r2.stderr, f"--backend cpu: {r2.stderr!r}")
+    if r1.returncode == 0 and r2.returncode == 0:
+        check(np.array_equal(np.load(p("b1.npy")), np.load(p("b2.npy"))), "--backend cpu changes nothing")
+    r = run(*base, "--out", p("b3.npy"), "--backend", "cuda")
+    if r.returncode != 0:  # a build without the CUDA backend (CI's)
+        check("DRIFT_CUDA" in r.stderr and not os.path.exists(p("b3.npy")), f"--backend cuda: {r.stderr!r}")
+    else:  # a CUDA build on a GPU machine: the GPU's field is the CPU's to float32 accuracy
+        V1, V3 = np.load(p("b1.npy")), np.load(p("b3.npy"))
+        check(np.abs(V3 - V1).max() <= 2e-4 * np.sqrt((V1 ** 2).mean()), "--backend cuda agrees with the CPU")
 
     r = run("--help")
     check(r.returncode == 0 and "--deng-norm" in r.stdout and "--precision" in r.stdout, "--help")
