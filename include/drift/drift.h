@@ -32,6 +32,7 @@
 #include "drift/models.h"      /* generators and the classifier */
 
 #include "drift/train.h"       /* the drifting loss, the trainer, checkpoints, sampling */
+#include "drift/study.h"       /* plans of training runs: cells, locks, result tables */
 #include "drift/features.h"    /* feature-space drifting: the released multi-key loss */
 #include "drift/encoder.h"     /* the frozen feature encoder: training and files */
 #include "drift/eval.h"        /* FID, precision/recall, MMD, ... */

@@ -21,6 +21,7 @@ int cmd_encoder(int argc, char **argv);
 int cmd_curl(int argc, char **argv);
 int cmd_particles(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_study(int argc, char **argv);
 
 /* At the start of main: restart the command once with OPENBLAS_CORETYPE set when OpenBLAS
  * fell back to a kernel below this CPU's class (src/cli/blas_select.c, drift/blas.h). */

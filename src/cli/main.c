@@ -14,6 +14,7 @@ static const subcommand subcommands[] = {
     /* SUBCOMMANDS: keep one line per command, in the order shown by --help */
     {"train", cmd_train, "train a one-step generator with a drift field (images or toy 2-D data)"},
     {"sample", cmd_sample, "draw samples from a trained generator (one forward pass each)"},
+    {"study", cmd_study, "run a plan of training runs (axes x seeds), resumably, and tabulate the results"},
     {"field", cmd_field, "evaluate a drift field on NPY inputs (any family, kernel, temperatures)"},
     {"eval", cmd_eval, "score generated samples: FID, precision/recall, MMD (images); MMD, energy, SW2 (toys)"},
     {"classifier", cmd_classifier, "train / inspect the feature network that drift eval measures in"},
