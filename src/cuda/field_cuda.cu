@@ -10,8 +10,9 @@
  *             extra negatives; positives] (T × d), all centred on the queries' mean (the
  *             field is translation invariant, and centred values keep float32's digits), and
  *             the target weights;
- *   R         the exact distances ‖x_i − t_j‖, a tiled kernel (differences first, no
- *             |x|² + |t|² − 2x·t cancellation);
+ *   R         the distances ‖x_i − t_j‖: the products x_i·t_j by SGEMM and r² = |x|² + |t|² −
+ *             2x·t, except for the near pairs (r² under half of |x|² + |t|², where that
+ *             identity cancels), whose differences are summed directly;
  *   μ, s      feature normalization: the weighted mean distance over all pairs (self pairs
  *             included, as the release), s = μ/√d; working units are data / s;
  *   per τ     kernel logs with the self entries removed or soft-masked; row and column
@@ -44,7 +45,6 @@
 #define CU_FEATURE_NORM_FLOOR 1e-12
 
 #define THREADS 256
-#define TILE 16
 
 typedef struct cuda_dev {
     int device;
@@ -173,29 +173,44 @@ typedef struct bdesc {
 /* per batch, in device memory: [0] Σ w·r, [1] s, [2] μ, [3 + t] Σ V_τ² */
 #define SC_STRIDE (3 + DRIFT_MAX_TAU)
 
-/* R[i, j] = ‖x_i − t_j‖: TILE × TILE outputs per block, the dimension in TILE-wide slices */
-__global__ void k_dist(const bdesc *bd, const float *X, const float *T, int d, float *R)
+/* squared norms of the (centred) query rows (targets = 0) or target rows (1) of each batch */
+__global__ void k_sqnorm(const bdesc *bd, const float *A, int targets, int d, float *out)
 {
-    const bdesc B = bd[blockIdx.z];
-    if ((int)(blockIdx.y * TILE) >= B.n || (int)(blockIdx.x * TILE) >= B.nt) return;
-    const float *Xb = X + B.xrow * d, *Tb = T + B.trow * d;
-    __shared__ float xs[TILE][TILE + 1], ts[TILE][TILE + 1];
-    const int i = blockIdx.y * TILE + threadIdx.y, j = blockIdx.x * TILE + threadIdx.x;
-    float acc = 0.0f;
-    for (int k0 = 0; k0 < d; k0 += TILE) {
-        const int ix = blockIdx.y * TILE + threadIdx.y, kx = k0 + threadIdx.x;
-        xs[threadIdx.y][threadIdx.x] = ix < B.n && kx < d ? Xb[(size_t)ix * d + kx] : 0.0f;
-        const int jt = blockIdx.x * TILE + threadIdx.y;
-        ts[threadIdx.y][threadIdx.x] = jt < B.nt && kx < d ? Tb[(size_t)jt * d + kx] : 0.0f;
-        __syncthreads();
-        const int kmax = d - k0 < TILE ? d - k0 : TILE;
-        for (int k = 0; k < kmax; k++) {
-            const float t = xs[threadIdx.y][k] - ts[threadIdx.x][k];
-            acc = fmaf(t, t, acc);
+    const bdesc B = bd[blockIdx.y];
+    const int i = blockIdx.x;
+    if (i >= (targets ? B.nt : B.n)) return;
+    __shared__ float sh[32];
+    const long long row = (targets ? B.trow : B.xrow) + i;
+    const float *a = A + row * d;
+    float s = 0.0f;
+    for (int k = threadIdx.x; k < d; k += THREADS) s = fmaf(a[k], a[k], s);
+    s = block_sum(s, sh);
+    if (threadIdx.x == 0) out[row] = s;
+}
+
+/* R_ij = ‖x_i − t_j‖ from the GEMM's x_i·t_j: r² = |x|² + |t|² − 2 x·t, except where that
+ * identity cancels (r² below DIST_EXACT of |x|² + |t|²: the near pairs, which dominate the
+ * small-τ kernels): there the differences are summed directly */
+#define DIST_EXACT 0.5f
+__global__ void k_dist_finish(const bdesc *bd, const float *X, const float *T, const float *nx, const float *nt_,
+                              int d, float *R)
+{
+    const bdesc B = bd[blockIdx.y];
+    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (size_t)B.n * B.nt) return;
+    const int i = (int)(idx / B.nt), j = (int)(idx % B.nt);
+    const float a = nx[B.xrow + i], b = nt_[B.trow + j];
+    float r2 = a + b - 2.0f * R[B.rl + idx];
+    if (r2 < DIST_EXACT * (a + b)) {
+        const float *x = X + (B.xrow + i) * (long long)d, *t = T + (B.trow + j) * (long long)d;
+        float acc = 0.0f;
+        for (int k = 0; k < d; k++) {
+            const float u = x[k] - t[k];
+            acc = fmaf(u, u, acc);
         }
-        __syncthreads();
+        r2 = acc;
     }
-    if (i < B.n && j < B.nt) R[B.rl + (size_t)i * B.nt + j] = sqrtf(acc);
+    R[B.rl + idx] = sqrtf(fmaxf(r2, 0.0f));
 }
 
 /* Σ_ij w_j R_ij of each batch into sc[0] */
@@ -516,8 +531,31 @@ static int all_batches(cuda_dev *dv, const drift_field_config *cfg, int count, c
     k_colmean<<<dim3((unsigned)((d + THREADS - 1) / THREADS), C), THREADS, 0, s>>>(bd, X, d, mean);
     k_center<<<dim3((unsigned)(((size_t)maxn * d + THREADS - 1) / THREADS), C), THREADS, 0, s>>>(bd, X, 0, d, mean);
     k_center<<<dim3((unsigned)(((size_t)maxnt * d + THREADS - 1) / THREADS), C), THREADS, 0, s>>>(bd, T, 1, d, mean);
-    k_dist<<<dim3((unsigned)((maxnt + TILE - 1) / TILE), (unsigned)((maxn + TILE - 1) / TILE), C), dim3(TILE, TILE), 0,
-             s>>>(bd, X, T, d, R);
+    /* distances: the products x_i·t_j by SGEMM (R_b = X_b T_bᵀ, row-major n × T: column-major
+     * Rᵀ = Tᵀ... as op(T)ᵀ·X), then r from the norms, near pairs exactly (k_dist_finish). The
+     * per-row vectors rmx (queries) and cmx (targets) hold the squared norms until the first
+     * temperature overwrites them. */
+    k_sqnorm<<<dim3((unsigned)maxn, C), THREADS, 0, s>>>(bd, X, 0, d, rmx);
+    k_sqnorm<<<dim3((unsigned)maxnt, C), THREADS, 0, s>>>(bd, T, 1, d, cmx);
+    {
+        const float one = 1.0f, zero = 0.0f;
+        cublasStatus_t bs = CUBLAS_STATUS_SUCCESS;
+        if (uniform && count > 1)
+            bs = cublasSgemmStridedBatched(dv->blas, CUBLAS_OP_T, CUBLAS_OP_N, hd[0].nt, hd[0].n, d, &one, T, d,
+                                           (long long)hd[0].nt * d, X, d, (long long)hd[0].n * d, &zero, R,
+                                           hd[0].nt, (long long)hd[0].n * hd[0].nt, count);
+        else
+            for (int k = 0; k < count && bs == CUBLAS_STATUS_SUCCESS; k++)
+                bs = cublasSgemm(dv->blas, CUBLAS_OP_T, CUBLAS_OP_N, hd[k].nt, hd[k].n, d, &one, T + hd[k].trow * d, d,
+                                 X + hd[k].xrow * d, d, &zero, R + hd[k].rl, hd[k].nt);
+        if (bs != CUBLAS_STATUS_SUCCESS) {
+            free(hd); free(hwsum);
+            snprintf(msg, msglen, "cuBLAS SGEMM (distances) failed (status %d)", (int)bs);
+            return DRIFT_EIO;
+        }
+    }
+    k_dist_finish<<<dim3((unsigned)(((size_t)maxn * maxnt + THREADS - 1) / THREADS), C), THREADS, 0, s>>>(
+        bd, X, T, rmx, cmx, d, R);
     if (cfg->feature_norm) k_weighted_sum<<<dim3((unsigned)maxn, C), THREADS, 0, s>>>(bd, R, w, sc);
     k_scale<<<(C + 63) / 64, 64, 0, s>>>(bd, wsum, count, d, cfg->feature_norm, sc);
 
