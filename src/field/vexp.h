@@ -4,7 +4,9 @@
  * element at a time. These are branch-free (selects, integer bit tricks, polynomials), so
  * GCC turns `for (j...) y[j] = vexpf(x[j])` into 8-wide AVX2 code under -march=x86-64-v3.
  * Polynomials are Cephes' (S. Moshier) minimax fits; accuracy is about 1–2 ulp over the
- * ranges used here (the tests compare against exp/log in double).
+ * ranges used here (the tests compare against exp/log in double). The exp polynomial is the
+ * project's one (core/fastexp.h, shared with the layers); what is the field's own is the
+ * clamping: below −87.33 the result is exactly 0.
  */
 #ifndef DRIFT_FIELD_VEXP_H
 #define DRIFT_FIELD_VEXP_H
@@ -16,24 +18,10 @@
 #include <immintrin.h>
 #endif
 
-/* Type punning through a union (defined in C11; unlike memcpy it is no call in unoptimized
- * and sanitizer builds). */
-typedef union {
-    float f;
-    uint32_t u;
-} vexp_pun;
+#include "core/fastexp.h"
 
-static inline float vexp_bits_to_float(uint32_t u)
-{
-    vexp_pun p = {.u = u};
-    return p.f;
-}
-
-static inline uint32_t vexp_float_to_bits(float f)
-{
-    vexp_pun p = {.f = f};
-    return p.u;
-}
+static inline float vexp_bits_to_float(uint32_t u) { return fastexp_bits_to_float(u); }
+static inline uint32_t vexp_float_to_bits(float f) { return fastexp_float_to_bits(f); }
 
 /* exp(x). Inputs below -87.33 (including -inf) give exactly 0 (no denormals): callers
  * subtract a row maximum first, so these are kernel values 1e-38 below the largest one.
@@ -46,24 +34,7 @@ static inline float vexpf(float x)
     const uint32_t lo_bits = 0xc2aea8f6u /* −87.33f */, hi_bits = 0x42b0bd71u /* 88.37f */;
     uint32_t cb = xb > lo_bits ? lo_bits : xb;                       /* x < lo (as unsigned) */
     cb = (int32_t)cb > (int32_t)hi_bits ? hi_bits : cb;              /* x > hi (as signed) */
-    float xc = vexp_bits_to_float(cb);
-    /* n = round(x / ln 2) via the 1.5·2^23 trick: the integer lands in the low mantissa bits */
-    const float shifter = 12582912.0f;
-    float t = xc * 1.44269504088896341f + shifter;
-    int32_t n = (int32_t)(vexp_float_to_bits(t) - vexp_float_to_bits(shifter));
-    float nf = t - shifter;
-    /* r = x − n ln 2 in two steps (Cody–Waite), |r| ≤ ln2/2 */
-    float r = xc - nf * 0.693359375f;
-    r = r - nf * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
-    float scale = vexp_bits_to_float((uint32_t)(n + 127) << 23);
-    float y = p * scale;
+    const float y = fastexp_reduced(vexp_bits_to_float(cb)); /* core/fastexp.h */
     /* x < lo (−inf included) → exactly 0. The comparisons are made on the bit patterns:
      * integer selects keep the loop branch-free under the default -ftrapping-math, where
      * GCC does not if-convert a float compare-and-select followed by arithmetic. As
