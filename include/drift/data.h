@@ -6,8 +6,8 @@
  *   idx.c      the IDX file format of MNIST / Fashion-MNIST (raw or gzip), read and written;
  *   dataset.c  drift_dataset: a float32 (n, D) matrix plus optional int32 labels, loaded from
  *              Fashion-MNIST, MNIST, NPY files or a toy distribution by name;
- *   classes.c  per-class index lists, sampling without replacement and the per-class queues of
- *              the reference recipe (docs/MATH.md §7).
+ *   classes.c  per-class index lists and sampling without replacement (the trainer's positives;
+ *              docs/MATH.md §7 says how they stand in for the reference recipe's queues).
  *
  * Images are stored as rows of D = h*w*c floats in (h, w, c) order (channel last), pixel
  * values v in 0..255 mapped to v/127.5 - 1, i.e. into [-1, 1]: generators end in no squashing
@@ -199,7 +199,7 @@ int drift_dataset_gather(const drift_dataset *d, const int64_t *idx, int64_t k, 
 
 void drift_dataset_free(drift_dataset *d);
 
-/* ---- Classes: index lists, sampling without replacement, queues ---------------------- */
+/* ---- Classes: index lists, sampling without replacement ------------------------------ */
 
 /* The rows of each class: class c owns rows[start[c] .. start[c+1]), ascending. */
 typedef struct drift_class_index {
@@ -218,53 +218,6 @@ void drift_class_index_free(drift_class_index *ci);
  * DRIFT_EINVAL. Costs O(size of the class) (a partial Fisher-Yates shuffle of a copy). */
 int drift_class_sample(const drift_class_index *ci, int c, int64_t k, drift_rng *rng,
                        int64_t *out);
-
-/* A queue of recent rows from one pool (a class, or the whole dataset), the positives'
- * source of the reference recipe (Deng et al.: 128 per class, 64 new pushed per step; 1000
- * for the unconditional queue). New rows come from the pool in a shuffled order without
- * replacement, reshuffled after each pass (epoch); pushing evicts the oldest entries of a
- * ring of `capacity`; drawing takes k distinct ring slots at random. The ring holds
- * distinct rows unless the pool is smaller than the capacity or a push straddles an epoch
- * boundary. */
-typedef struct drift_index_queue {
-    int64_t *pool;       /* owned shuffled copy of the pool's rows */
-    int64_t pool_n;
-    int64_t pool_pos;    /* next row of pool to push */
-    int64_t epoch;       /* completed passes over the pool */
-    int64_t *ring;       /* capacity entries */
-    int64_t *scratch;    /* capacity entries, for draws */
-    int64_t capacity;
-    int64_t fill;        /* valid ring entries (== capacity after init unless pool empty) */
-    int64_t head;        /* ring slot written next (the oldest entry once full) */
-    drift_rng rng;       /* for the pool's shuffles */
-} drift_index_queue;
-
-/* Copies the pool, shuffles it with stream (seed, stream) and fills the ring with `capacity`
- * rows. An empty pool gives an empty queue whose draws fail. */
-int drift_index_queue_init(drift_index_queue *q, const int64_t *pool, int64_t pool_n,
-                           int64_t capacity, uint64_t seed, uint64_t stream);
-/* Push the next k rows of the shuffled pool, evicting the oldest. */
-int drift_index_queue_push(drift_index_queue *q, int64_t k);
-/* k distinct ring slots (k <= fill) into out, drawn with rng (NULL: the queue's own). */
-int drift_index_queue_draw(drift_index_queue *q, int64_t k, drift_rng *rng, int64_t *out);
-void drift_index_queue_free(drift_index_queue *q);
-
-/* One queue per class plus one over all rows ("global", for unconditional samples). Class c
- * uses stream c of the seed, the global queue stream n_classes. */
-typedef struct drift_class_queues {
-    int n_classes;
-    drift_index_queue *cls;   /* n_classes queues */
-    drift_index_queue global;
-} drift_class_queues;
-
-int drift_class_queues_init(drift_class_queues *q, const drift_class_index *ci,
-                            int64_t per_class, int64_t global, uint64_t seed);
-/* Push per_class_k new rows into every class queue and global_k into the global queue. */
-int drift_class_queues_push(drift_class_queues *q, int64_t per_class_k, int64_t global_k);
-/* Draw k distinct entries from class c's queue, or from the global queue when c == -1. */
-int drift_class_queues_draw(drift_class_queues *q, int c, int64_t k, drift_rng *rng,
-                            int64_t *out);
-void drift_class_queues_free(drift_class_queues *q);
 
 #ifdef __cplusplus
 }
