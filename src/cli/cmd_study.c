@@ -251,6 +251,9 @@ static int run_cell(const drift_study_plan *plan, int i, const char *exe, const 
         }
         arg(&a, "--out");
         arg(&a, c->cfg.out);
+        /* a cell killed before its first checkpoint left drift train's files there: a new run
+         * refuses a non-empty directory unless told to clear them (it refuses other files) */
+        arg(&a, "--overwrite");
     }
     arg(&a, "--quiet");
     const double t0 = drift_now();
@@ -359,6 +362,17 @@ static int run_cell(const drift_study_plan *plan, int i, const char *exe, const 
     return 0;
 }
 
+/* Steps a cell still has to train (its checkpointed run's logged steps count as done). */
+static int64_t cell_steps_left(const drift_study_plan *plan, int i)
+{
+    char m[2048];
+    int64_t done = 0;
+    if (drift_study_cell_state(plan, i) == DRIFT_STUDY_PARTIAL &&
+        !drift_study_cell_path(plan, i, "run/metrics.jsonl", m, sizeof m))
+        done = drift_study_last_step(m);
+    return plan->cells[i].cfg.steps > done ? plan->cells[i].cfg.steps - done : 0;
+}
+
 int cmd_study(int argc, char **argv)
 {
     const char *plan_path = NULL, *out = NULL;
@@ -397,6 +411,12 @@ int cmd_study(int argc, char **argv)
     if (!plan_path) {
         fprintf(stderr, "drift study: a plan is required: drift study PLAN.json (see --help)\n");
         return 2;
+    }
+    if (cli_dry_run()) { /* DRIFT_DRY_RUN: the plan loads and checks; nothing runs */
+        drift_study_plan *dry = NULL;
+        if (drift_study_plan_load(plan_path, "runs/x", &dry)) return cli_fail("study", "bad plan");
+        drift_study_plan_free(dry);
+        return 0;
     }
     /* the directory needs the plan's name: load once with a placeholder, then for real */
     drift_study_plan *plan = NULL;
@@ -453,10 +473,7 @@ int cmd_study(int argc, char **argv)
         for (int i = 0; i < plan->n_cells; i++) {
             drift_study_state s = drift_study_cell_state(plan, i);
             if (s == DRIFT_STUDY_DONE && !(retry && drift_study_cell_failed(plan, i))) continue;
-            char m[2048];
-            drift_study_cell_path(plan, i, "run/metrics.jsonl", m, sizeof m);
-            int64_t left = plan->cells[i].cfg.steps - (s == DRIFT_STUDY_PARTIAL ? drift_study_last_step(m) : 0);
-            if (max_cells < 0 || n_todo < max_cells) pg.total_steps += left > 0 ? left : 0;
+            if (max_cells < 0 || n_todo < max_cells) pg.total_steps += cell_steps_left(plan, i);
             n_todo++;
         }
         note(&pg, "drift study: plan %s, %d cells (%d to run), study directory %s", plan->name, plan->n_cells, n_todo, dir);
@@ -481,6 +498,7 @@ int cmd_study(int argc, char **argv)
             if (l == 1) {
                 note(&pg, "drift study: cell %s is being run by %s: skipped", plan->cells[i].name, holder);
                 held++;
+                pg.total_steps -= cell_steps_left(plan, i); /* not this process's to train */
                 continue;
             }
             /* another process may have finished it between the check and the lock */
