@@ -109,6 +109,17 @@ int drift_train_config_set(drift_train_config *cfg, const char *key, const char 
 int drift_train_config_get(const drift_train_config *cfg, const char *key, char *buf, size_t size);
 /* Consistency checks across options (after all sets). */
 int drift_train_config_check(const drift_train_config *cfg);
+/* The whole configuration as one JSON object, every option under its name (numbers as numbers,
+ * on/off options as true/false, tau as an array): a run's config.json and `drift info CKPT`. */
+struct drift_jsonw;
+struct drift_json;
+int drift_train_config_write_json(const drift_train_config *cfg, struct drift_jsonw *w);
+/* Set the options named in a JSON object (such a config.json or a hand-written subset; `n_pos`
+ * and `n-pos` are the same key; "preset" is skipped: it chooses the defaults the caller starts
+ * from). Unknown keys and bad values are DRIFT_EINVAL, prefixed with `name` (the file). */
+int drift_train_config_apply_json(drift_train_config *cfg, const struct drift_json *obj, const char *name);
+/* 1 when the option is an on/off one (0|1; yes|no, true|false, on|off are aliases). */
+int drift_train_option_is_bool(const char *key);
 /* The option table, for --help: names, value placeholders and help texts. */
 typedef struct drift_train_option {
     const char *key, *meta, *help;
@@ -156,13 +167,21 @@ typedef struct drift_step_info {
  * `data_dir`. Each of those set to DRIFT_TRAIN_KEEP (data_dir: empty) keeps the checkpoint's. */
 #define DRIFT_TRAIN_KEEP (-2147483647 - 1)
 int drift_trainer_create(const drift_train_config *cfg, const char *resume_path, drift_trainer **out);
+/* Fine-tuning: a new run (step 0, fresh AdamW moments and schedule, its own options) that starts
+ * from the weights and EMA weights of a checkpoint of the same generator (same model description
+ * and parameter count: DRIFT_ESHAPE otherwise). Call after drift_trainer_create without resume,
+ * before the first step. */
+int drift_trainer_init_from(drift_trainer *t, const char *ckpt_path);
 /* The configuration the trainer runs with (after a resume: the checkpoint's, merged as above). */
 const drift_train_config *drift_trainer_config(const drift_trainer *t);
 /* One optimization step. A non-finite loss, field or gradient is DRIFT_ENUMERIC and leaves
  * the weights as they were before the step. */
 int drift_trainer_step(drift_trainer *t, drift_step_info *info);
 /* The whole run: steps with progress on stderr, metrics.jsonl, loss plot, sample grids and
- * checkpoints in cfg->out. Stops at cfg->steps, at the stop flag, or on the first error (the
+ * checkpoints in cfg->out: checkpoint.safetensors (the last state) and best.safetensors (the
+ * state of the best evaluation so far: lowest FID for images, lowest MMD² for toy data; kept
+ * across a resume), both written atomically, and config.json (the resolved configuration,
+ * drift_train_config_write_json). Stops at cfg->steps, at the stop flag, or on the first error (the
  * last checkpoint written stays; on a step that both checkpoints and writes samples, plots or
  * metrics, the checkpoint is written first, so a failing output cannot cost it). */
 int drift_trainer_run(drift_trainer *t);

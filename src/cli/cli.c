@@ -9,20 +9,46 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "drift/core.h"
 #include "drift/error.h"
 
-static void print_help(const char *usage_line, const char *description, const cli_opt *opts, int n)
+int cli_parse_onoff(const char *s, int *on)
+{
+    if (!strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "on")) *on = 1;
+    else if (!strcmp(s, "0") || !strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "off")) *on = 0;
+    else return -1;
+    return 0;
+}
+
+/* Old spellings kept working: `drift curl --out` was its figure and `--grid` a count, where
+ * every other command's --out is a data file and drift sample's --grid a picture (README,
+ * "One spelling per idea"). The parser takes them and says what they are now. */
+static const struct {
+    const char *cmd, *old, *now;
+} deprecated[] = {
+    {"curl", "--out", "--png"},
+    {"curl", "--grid", "--grid-points"},
+};
+#define N_DEPRECATED (int)(sizeof deprecated / sizeof deprecated[0])
+
+static void print_help(const char *cmd, const char *usage_line, const char *description, const cli_opt *opts, int n)
 {
     printf("usage: %s\n\n%s\n\noptions:\n", usage_line, description);
+    int has_threads = 0;
     for (int i = 0; i < n; i++) {
         char left[64];
+        if (!strcmp(opts[i].name, "--threads")) has_threads = 1;
         if (opts[i].kind == OPT_FLAG)
             snprintf(left, sizeof left, "%s", opts[i].name);
         else
             snprintf(left, sizeof left, "%s %s", opts[i].name, opts[i].meta ? opts[i].meta : "V");
         printf("  %-26s %s\n", left, opts[i].help);
     }
+    for (int i = 0; i < N_DEPRECATED; i++)
+        if (!strcmp(cmd, deprecated[i].cmd)) printf("  %-26s deprecated spelling of %s\n", deprecated[i].old, deprecated[i].now);
+    if (!has_threads) printf("  %-26s %s\n", "--threads T", "threads (default 0: all cores, or OMP_NUM_THREADS)");
     printf("  %-26s %s\n", "--help", "show this help");
+    printf("\nOn/off options are --name alone (on) or --name=0|1. Options are --name VALUE or --name=VALUE.\n");
 }
 
 int cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const char *usage_line,
@@ -31,25 +57,46 @@ int cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const char *usage
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            print_help(usage_line, description, opts, nopts);
+            print_help(argv[0], usage_line, description, opts, nopts);
             return 1;
         }
         const char *eq = strchr(arg, '=');
         size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+        const char *name = arg;
+        for (int i = 0; i < N_DEPRECATED; i++)
+            if (!strcmp(argv[0], deprecated[i].cmd) && strlen(deprecated[i].old) == len &&
+                !strncmp(deprecated[i].old, arg, len)) {
+                fprintf(stderr, "drift %s: %s is deprecated; it is now %s\n", argv[0], deprecated[i].old, deprecated[i].now);
+                name = deprecated[i].now;
+                len = strlen(name);
+            }
         cli_opt *o = NULL;
         for (int i = 0; i < nopts; i++)
-            if (strlen(opts[i].name) == len && !strncmp(opts[i].name, arg, len)) o = &opts[i];
+            if (strlen(opts[i].name) == len && !strncmp(opts[i].name, name, len)) o = &opts[i];
+        if (!o && len == 9 && !strncmp(arg, "--threads", 9)) {
+            /* the global option: every command honours it (README, docs/ARCHITECTURE.md) */
+            const char *val = eq ? eq + 1 : (a + 1 < argc ? argv[++a] : NULL);
+            char *end = NULL;
+            long v = val ? strtol(val, &end, 10) : -1;
+            if (!val || end == val || *end || v < 0 || v > 4096) {
+                fprintf(stderr, "drift %s: --threads needs a count >= 0 (0: all cores)\n", argv[0]);
+                return -1;
+            }
+            drift_set_threads((int)v);
+            continue;
+        }
         if (!o) {
             fprintf(stderr, "drift %s: unknown option '%s' (see --help)\n", argv[0], arg);
             return -1;
         }
         o->seen = 1;
         if (o->kind == OPT_FLAG) {
-            if (eq) {
-                fprintf(stderr, "drift %s: option %s takes no value\n", argv[0], o->name);
+            int on = 1;
+            if (eq && cli_parse_onoff(eq + 1, &on)) {
+                fprintf(stderr, "drift %s: option %s is on/off: give it alone or as %s=0|1\n", argv[0], o->name, o->name);
                 return -1;
             }
-            *(int *)o->target = 1;
+            *(int *)o->target = on;
             continue;
         }
         const char *val = eq ? eq + 1 : (a + 1 < argc ? argv[++a] : NULL);
@@ -85,7 +132,13 @@ int cli_parse(int argc, char **argv, cli_opt *opts, int nopts, const char *usage
             break;
         }
     }
-    return 0;
+    return cli_dry_run() ? 1 : 0; /* DRIFT_DRY_RUN: the options parsed; nothing is done */
+}
+
+int cli_dry_run(void)
+{
+    const char *v = getenv("DRIFT_DRY_RUN");
+    return v && *v && strcmp(v, "0");
 }
 
 int cli_fail(const char *cmd, const char *what)

@@ -77,7 +77,7 @@ static int train(int argc, char **argv)
         {"--n-train", OPT_INT, &n_train, "N", "use only the first N training images (default: all)", 0},
         {"--n-test", OPT_INT, &n_test, "N", "score on only the first N test images (default: all)", 0},
         {"--seed", OPT_INT, &seed, "S", "seed of init, shuffling, augmentation (default 0)", 0},
-        {"--augment", OPT_STRING, &augment, "yes|no", "random shifts of up to 2 pixels (default: no for fashion-mnist, yes otherwise)", 0},
+        {"--augment", OPT_STRING, &augment, "0|1", "random shifts of up to 2 pixels (default: 0 for fashion-mnist, 1 otherwise; yes|no too)", 0},
         {"--outliers", OPT_DOUBLE, &outliers, "F", "synthetic outliers per real image in each batch, 0 = no outlier class (default 0.25)", 0},
         {"--json", OPT_FLAG, &json, NULL, "print the result as JSON on stdout", 0},
     };
@@ -88,8 +88,9 @@ static int train(int argc, char **argv)
         fprintf(stderr, "drift %s: --data is required (mnist or fashion-mnist)\n", name);
         return 2;
     }
-    if (augment && strcmp(augment, "yes") && strcmp(augment, "no")) {
-        fprintf(stderr, "drift %s: --augment takes yes or no, got '%s'\n", name, augment);
+    int augment_on = 0;
+    if (augment && cli_parse_onoff(augment, &augment_on)) {
+        fprintf(stderr, "drift %s: --augment takes 0 or 1 (yes or no), got '%s'\n", name, augment);
         return 2;
     }
     if (epochs < 0 || batch < 0 || max_steps < 0 || n_train < 0 || n_test < 0 || seed < 0 || lr < 0) {
@@ -110,7 +111,7 @@ static int train(int argc, char **argv)
     o.train_limit = n_train;
     o.test_limit = n_test;
     o.seed = (uint64_t)seed;
-    if (augment) o.augment = !strcmp(augment, "yes");
+    if (augment) o.augment = augment_on;
     if (outliers >= 0) o.outliers = outliers;
     progress_state ps = {drift_now()};
     o.progress = print_progress;

@@ -12,7 +12,7 @@
 #include "drift/rng.h"
 #include "drift/sim.h"
 
-static const char *USAGE = "drift curl [--pos SPEC] [--neg SPEC] [--dim D] [--families LIST] [--kernels LIST] [--tau T] [--out FIG.png] [--json]";
+static const char *USAGE = "drift curl [--pos SPEC] [--neg SPEC] [--dim D] [--families LIST] [--kernels LIST] [--tau T] [--png FIG.png] [--grid-points N] [--json]";
 
 static const char *DESCRIPTION =
     "Measures whether drift fields are gradients of a potential (docs/MATH.md §6; Franz et al.).\n"
@@ -23,7 +23,7 @@ static const char *DESCRIPTION =
     "around small circles in random planes divided by (pi r^2 S), where S = |J|_F + |V|/tau\n"
     "(|J|_F alone vanishes where the two sides' Jacobians cancel), both from central\n"
     "differences of the float64 reference field: ~1e-9 for conservative fields, order 0.1-1\n"
-    "for the others. In 2-D, --out draws the curl dVy/dx - dVx/dy on a grid (one panel per\n"
+    "for the others. In 2-D, --png draws the curl dVy/dx - dVx/dy on a grid (one panel per\n"
     "family x kernel, shared diverging scale, the field's arrows). Convention for deng: each\n"
     "probe is evaluated as a batch of one query against the given clouds.";
 
@@ -101,7 +101,7 @@ int cmd_curl(int argc, char **argv)
     int dim = 2, n_pos = 48, n_neg = 48, seed = 0, grid = 101, probes = 64, json = 0, loop_points = 0;
     double tau = 0.3, alpha = 2.0, step = 0, loop_radius = 0;
     cli_opt opts[] = {
-        {"--pos", OPT_STRING, &pos_spec, "SPEC", "positives: distribution spec or PATH.npy (default two_mode)", 0},
+        {"--pos", OPT_STRING, &pos_spec, "SPEC", "positives: distribution spec or PATH.npy (default two_mode; mixture:2 when --dim is not 2)", 0},
         {"--neg", OPT_STRING, &neg_spec, "SPEC", "negatives: distribution spec or PATH.npy (default gaussian:0.5)", 0},
         {"--n-pos", OPT_INT, &n_pos, "N", "positives drawn from a spec (default 48; NPY: all rows)", 0},
         {"--n-neg", OPT_INT, &n_neg, "N", "negatives drawn from a spec (default 48; NPY: all rows)", 0},
@@ -116,13 +116,15 @@ int cmd_curl(int argc, char **argv)
         {"--step", OPT_DOUBLE, &step, "H", "central-difference step (default 1e-5 tau)", 0},
         {"--loop-radius", OPT_DOUBLE, &loop_radius, "R", "circulation loop radius (default 0.05 tau)", 0},
         {"--loop-points", OPT_INT, &loop_points, "K", "points per loop (default 64)", 0},
-        {"--out", OPT_STRING, &out_path, "FIG.png", "write the curl figure (2-D only)", 0},
-        {"--grid", OPT_INT, &grid, "N", "curl grid points per side (default 101)", 0},
+        {"--png", OPT_STRING, &out_path, "FIG.png", "write the curl figure (2-D only)", 0},
+        {"--grid-points", OPT_INT, &grid, "N", "curl grid points per side of the figure (default 101)", 0},
         {"--range", OPT_STRING, &range_s, "X0,X1,Y0,Y1", "figure window (default: the clouds' box + 15%)", 0},
         {"--json", OPT_FLAG, &json, NULL, "print the results as JSON", 0},
     };
     int pr = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), USAGE, DESCRIPTION);
     if (pr) return pr > 0 ? 0 : 2;
+    /* two_mode is 2-D: in other dimensions the default positives are its D-dimensional cousin */
+    if (!opts[0].seen && dim != 2) pos_spec = "mixture:2";
 
     int fams[MAX_NAMES], kers[MAX_NAMES];
     int nf = parse_names(families_s, "families", fams, parse_family);
@@ -136,8 +138,8 @@ int cmd_curl(int argc, char **argv)
     if (probes < 1) { fprintf(stderr, "drift curl: --probes must be >= 1\n"); return 2; }
     if (!(tau > 0) || !isfinite(tau)) { fprintf(stderr, "drift curl: --tau must be > 0\n"); return 2; }
     if (seed < 0) { fprintf(stderr, "drift curl: --seed must be >= 0\n"); return 2; }
-    if (out_path && dim != 2) { fprintf(stderr, "drift curl: --out draws 2-D fields; --dim is %d\n", dim); return 2; }
-    if (grid < 5 || grid > 1001) { fprintf(stderr, "drift curl: --grid must be in 5..1001\n"); return 2; }
+    if (out_path && dim != 2) { fprintf(stderr, "drift curl: --png draws 2-D fields; --dim is %d\n", dim); return 2; }
+    if (grid < 5 || grid > 1001) { fprintf(stderr, "drift curl: --grid-points must be in 5..1001\n"); return 2; }
     double range[4] = {0};
     if (range_s && (cli_parse_double_list(range_s, range, 4) != 4 || !(range[1] > range[0]) || !(range[3] > range[2]))) {
         fprintf(stderr, "drift curl: --range needs X0,X1,Y0,Y1 with X0 < X1 and Y0 < Y1\n");

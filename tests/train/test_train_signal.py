@@ -83,18 +83,26 @@ with tempfile.TemporaryDirectory() as tmp:
             f"no checkpoint claimed when none exists: {r.stderr[-300:]}")
     t.check(not os.path.exists(os.path.join(div, "checkpoint.safetensors")), "and there is none")
 
-    # ... also where an older run left one: that one is not this run's
+    # ... also where an older run left one: a new run no longer starts beside it (issue 14: a
+    # non-empty --out is refused), and --overwrite deletes it first, so it is never claimed
     old = os.path.join(tmp, "old")
     r = train("--steps", "2", "--out", old)
     t.check(r.returncode == 0 and os.path.exists(os.path.join(old, "checkpoint.safetensors")), "a short good run")
     r = train("--lr", "1e38", "--warmup", "0", "--out", old)
+    t.check(r.returncode == 2 and "not empty" in r.stderr and "last good checkpoint" not in r.stderr,
+            f"a new run beside an older run's checkpoint is refused: {r.stderr[-300:]}")
+    r = train("--lr", "1e38", "--warmup", "0", "--out", old, "--overwrite")
     t.check(r.returncode != 0 and "last good checkpoint" not in r.stderr and "no checkpoint was written" in r.stderr,
             f"an older run's checkpoint is not claimed: {r.stderr[-300:]}")
 
     # a sample grid that cannot be written: the checkpoint of that step is there, and named
+    # (samples.png made a directory between two sessions of the run: a new run would refuse it)
     full = os.path.join(tmp, "full")
+    r = train("--steps", "2", "--ckpt-every", "0", "--out", full)
+    os.remove(os.path.join(full, "samples.png"))
     os.makedirs(os.path.join(full, "samples.png"))
-    r = train("--steps", "4", "--ckpt-every", "0", "--out", full)
+    r = subprocess.run([BIN, "train", "--resume", os.path.join(full, "checkpoint.safetensors"), "--steps", "4"],
+                       capture_output=True, text=True, timeout=300)
     ck = os.path.join(full, "checkpoint.safetensors")
     t.check(r.returncode != 0 and os.path.exists(ck), f"samples.png unwritable: fails, checkpoint kept: {r.stderr[-300:]}")
     t.check(f"the last good checkpoint is {ck} (step 4)" in r.stderr, f"names it: {r.stderr[-300:]}")

@@ -1,0 +1,159 @@
+"""Every `drift ...` command written in README.md and docs/*.md is run, so the docs cannot drift from
+the program (issue 14).
+
+What counts as a command: a line of a fenced code block that starts with `drift`, `build/drift` or
+`mpirun ... drift` (a trailing `# comment` dropped, `[optional parts]` dropped), and an inline code
+span that starts with `drift ` and gives at least one option. Each one is run
+
+- as a dry run (DRIFT_DRY_RUN=1, in the source tree): the command parses and checks its options
+  (drift train resolves its whole configuration) and does nothing. An unknown or renamed option, a
+  bad value, a missing required option fails here;
+- and, for the commands in REAL below (cheap ones whose output the docs describe), for real in a
+  scratch directory.
+
+Commands that are not meant to run as written (placeholders such as CKPT, FILE, N, a pattern
+with `...`) are skipped when they hold an upper-case placeholder word as a value; SKIP lists the
+rest, each with its reason. The test fails if a command fails, and also if it finds fewer commands
+than it should (the extraction itself must not silently break)."""
+import glob
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pychecks import Checks  # noqa: E402
+
+BIN = os.path.abspath(os.environ.get("DRIFT_BIN", "build/drift"))
+SRC = os.environ.get("DRIFT_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+t = Checks()
+
+# Run for real (besides the dry run): fast, no data or checkpoints needed. The value: what makes
+# them fast enough for the suite (appended to the command; the docs' own options come first, so
+# these only shrink sizes the docs leave at their defaults).
+REAL = {
+    ("curl",): ["--probes", "8", "--grid-points", "21"],
+    ("info",): ["--probe-seconds", "0"],
+}
+# Not run even dry, with the reason.
+SKIP = {
+    "drift <command> [options]": "the usage pattern",
+    "drift sample --n n --seed s": "docs/PYTHON.md: the CLI equivalent of a Python call, n and s its arguments",
+}
+PLACEHOLDER = re.compile(r"^(?:[A-Z][A-Z0-9_]*(?:\.[a-z]+)?|[A-Z]+/\S*|\S*\.\.\.\S*|<[^>]+>)$")
+
+
+def commands():
+    """(file, line number, command text, inline?) of every drift command in the docs."""
+    out = []
+    files = [os.path.join(SRC, "README.md")] + sorted(glob.glob(os.path.join(SRC, "docs", "*.md")))
+    for path in files:
+        fence = False
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if line.lstrip().startswith("```"):
+                    fence = not fence
+                    continue
+                if fence:
+                    cmd = line.split(" #")[0].strip()
+                    if re.match(r"^(?:mpirun\b.*?\s)?(?:build/)?drift\s", cmd):
+                        out.append((os.path.relpath(path, SRC), n, cmd, False))
+                else:
+                    for m in re.finditer(r"`((?:build/)?drift [^`]*--[^`]*)`", line):
+                        out.append((os.path.relpath(path, SRC), n, m.group(1).strip(), True))
+    return out
+
+
+def argv_of(cmd):
+    """The drift arguments of a command line: mpirun and its options dropped, [optional] parts
+    dropped, shell chains cut at && or |."""
+    cmd = re.sub(r"\[[^\]]*\]", " ", cmd)
+    cmd = re.split(r"\s(?:&&|\|\||\||;)\s", cmd)[0]
+    try:
+        words = shlex.split(cmd)
+    except ValueError:
+        return None
+    for i, w in enumerate(words):
+        if w in ("drift", "build/drift") or w.endswith("/drift"):
+            return words[i + 1:]
+    return None
+
+
+def known_commands():
+    r = subprocess.run([BIN, "--help"], capture_output=True, text=True)
+    return {m.group(1) for m in re.finditer(r"^  ([a-z]+)  ", r.stdout, re.M)}
+
+
+KNOWN = known_commands()
+t.check({"train", "sample", "eval", "curl", "info"} <= KNOWN, f"drift --help lists the commands: {KNOWN}")
+
+# The dry runs' directory: the source tree's entries (studies/, data/, docs/, ...) linked in, and a
+# runs/ whose run directories hold a real 1-step toy run's files, so that --config, --resume,
+# --ckpt, --init-from and drift info of runs/NAME/... find a config.json and checkpoints.
+scratch = tempfile.TemporaryDirectory()
+for name in os.listdir(SRC):
+    if name not in ("runs", ".git") and not name.startswith("build"):
+        os.symlink(os.path.join(SRC, name), os.path.join(scratch.name, name))
+proto = os.path.join(scratch.name, ".proto")
+r = subprocess.run([BIN, "train", "--data", "swiss_roll", "--preset", "quick", "--steps", "2", "--n-pos", "16",
+                    "--n-neg", "16", "--width", "8", "--eval-every", "0", "--eval-n", "32", "--sample-every", "0",
+                    "--out", proto, "--quiet"], capture_output=True, text=True)
+t.check(r.returncode == 0, f"a toy run to stand in for the docs' run directories: {r.stderr}")
+
+
+def provide_runs(args):
+    """runs/NAME/(config.json|*.safetensors) named by the command: a copy of the toy run."""
+    for a in args:
+        m = re.match(r"^runs/([^/]+)/(?:config\.json|checkpoint\.safetensors|best\.safetensors)$", a)
+        d = m and os.path.join(scratch.name, "runs", m.group(1))
+        if d and not os.path.exists(d):
+            os.makedirs(os.path.dirname(d), exist_ok=True)
+            shutil.copytree(proto, d)
+
+
+found = commands()
+t.check(len(found) >= 60, f"found {len(found)} drift commands in README.md and docs/*.md (expected 60 or more)")
+ran = dry = skipped = 0
+for path, n, cmd, inline in found:
+    where = f"{path}:{n}: {cmd}"
+    if cmd in SKIP:
+        skipped += 1
+        continue
+    args = argv_of(cmd)
+    if not args or args[0] not in KNOWN:  # program output quoted in the docs ("drift eval: ...")
+        skipped += 1
+        continue
+    if inline and len(args) == 2 and args[1].startswith("--") and "=" not in args[1]:
+        skipped += 1  # an inline mention of an option (`drift sample --ckpt`), not a command
+        continue
+    values = [a for i, a in enumerate(args) if i > 0 and not a.startswith("-")]
+    if any(PLACEHOLDER.match(v) for v in values) or any(PLACEHOLDER.match(a) for a in args[:1]):
+        skipped += 1
+        continue
+    env = dict(os.environ, DRIFT_DRY_RUN="1")
+    provide_runs(args)
+    r = subprocess.run([BIN, *args], capture_output=True, text=True, cwd=scratch.name, env=env, timeout=120)
+    dry += 1
+    t.check(r.returncode == 0, f"{where}\n    dry run: exit {r.returncode}: {r.stderr.strip()[-400:]}")
+    extra = REAL.get(tuple(args[:1]))
+    if extra is not None and r.returncode == 0 and not (len(args) > 1 and not args[1].startswith("-")):
+        given = {a.split("=")[0] for a in args if a.startswith("--")}
+        add = []
+        for i in range(0, len(extra), 2):
+            if extra[i] not in given:
+                add += extra[i:i + 2]
+        with tempfile.TemporaryDirectory() as tmp:
+            for a in args:  # outputs into the scratch directory, with their folders
+                if "/" in a and not a.startswith("-") and a.endswith((".png", ".npy", ".json", ".svg")):
+                    os.makedirs(os.path.join(tmp, os.path.dirname(a)), exist_ok=True)
+            r = subprocess.run([BIN, *args, *add], capture_output=True, text=True, cwd=tmp, timeout=300,
+                               env=dict(os.environ, DRIFT_DRY_RUN="0"))
+        ran += 1
+        t.check(r.returncode == 0, f"{where}\n    run: exit {r.returncode}: {r.stderr.strip()[-400:]}")
+
+print(f"{len(found)} commands: {dry} dry runs, {ran} real runs, {skipped} skipped (placeholders)")
+t.check(dry >= 50 and ran >= 3, f"enough commands checked: {dry} dry, {ran} real")
+sys.exit(t.summary())
