@@ -5,7 +5,8 @@
  *              so that the same seed gives the same points on every machine;
  *   idx.c      the IDX file format of MNIST / Fashion-MNIST (raw or gzip), read and written;
  *   dataset.c  drift_dataset: a float32 (n, D) matrix plus optional int32 labels, loaded from
- *              Fashion-MNIST, MNIST, NPY files or a toy distribution by name;
+ *              Fashion-MNIST, MNIST, NPY or IDX files or a toy distribution by name;
+ *   pngdir.c   a folder of PNG images (flat, or one subfolder per class) as a dataset;
  *   classes.c  per-class index lists and sampling without replacement (the trainer's positives;
  *              docs/MATH.md §7 says how they stand in for the reference recipe's queues).
  *
@@ -156,6 +157,7 @@ typedef struct drift_dataset_opts {
  *   a toy name            see above; dim 2
  *   a path "*.npy"        NPY file (n, D), (n, h, w), (n, h, w, c) or (n, c, h, w) with c <= 4
  *   a path "*-ubyte[.gz]" an IDX image file
+ *   a folder              PNG images: DIR/NAME.png (unlabelled) or DIR/CLASS/NAME.png (labelled)
  * Unknown names: DRIFT_EINVAL, the message lists the valid ones. */
 int drift_dataset_open(const char *name, const drift_dataset_opts *opts, drift_dataset *out);
 
@@ -180,12 +182,24 @@ int drift_dataset_from_idx(const char *images_path, const char *labels_path, dri
  * >= 0; n_classes = largest label + 1). uint8 arrays are pixels and are scaled to [-1, 1];
  * every other dtype is taken as float values unchanged. Shapes: (n, D) is not an image;
  * (n, h, w) is a grayscale image; (n, h, w, c) with c <= 4 is channel last; (n, c, h, w) with
- * c <= 4 < w is channel first and is transposed to channel last. NaN/Inf: DRIFT_ENUMERIC. */
+ * c <= 4 < w is channel first and is transposed to channel last. NaN/Inf: DRIFT_ENUMERIC.
+ * (drift_trainer_create refuses image-shaped data far outside [-1, 1]: its generators end in
+ * tanh.) */
 int drift_dataset_from_npy(const char *x_path, const char *labels_path, drift_dataset *out);
 /* The same with only the first max_rows samples (and labels) read (drift_npy_read_rows: memory
  * for the rows used, not the file); max_rows < 0: all. The label file must still hold as many
  * labels as the sample file has rows. */
 int drift_dataset_from_npy_rows(const char *x_path, const char *labels_path, int64_t max_rows, drift_dataset *out);
+
+/* A folder of PNG images: DIR/NAME.png (unlabelled), or, when DIR holds no PNG itself,
+ * DIR/CLASS/NAME.png with one subfolder per class (ImageFolder layout; classes are the
+ * subfolders in byte order of their names, labels 0, 1, ...). Files are read in byte order of
+ * their names; all must have the first image's size; gray (+alpha) gives c = 1, RGB(A) c = 3
+ * (alpha dropped; a gray image in an RGB folder is repeated into the channels). Pixels map to
+ * [-1, 1] as above. max_rows >= 0: only the first max_rows files are decoded. */
+int drift_dataset_from_png_dir(const char *dir, int64_t max_rows, drift_dataset *out);
+/* 1 when path is a directory (drift_dataset_open then reads it as a PNG folder), else 0. */
+int drift_dataset_is_png_dir(const char *path);
 
 /* n points of a toy distribution drawn from drift_rng stream (seed, stream); labelled when
  * the toy has labels. */

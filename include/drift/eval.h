@@ -193,6 +193,13 @@ typedef struct drift_toy_metrics {
 int drift_eval_toy(const char *toy, const float *samples, int64_t n, uint64_t seed,
                    drift_toy_metrics *out);
 
+/* The same figures for samples (n, dim) of any dimension against reference points (n_ref, dim)
+ * of the user's own (training on a dataset of 2-D points or vectors given by path): MMD² with
+ * the reference's median bandwidth, energy distance, sliced W2 (gaussian directions from seed
+ * when dim != 2), diversity and duplicates. n, n_ref >= 2. */
+int drift_eval_points(const float *ref, int64_t n_ref, const float *samples, int64_t n, int dim, uint64_t seed,
+                      drift_toy_metrics *out);
+
 /* Writes the fields of m as members of the JSON object that w has open
  * ("toy_mmd2", "toy_bandwidth", "toy_energy", "toy_sliced_w2", "toy_diversity",
  * "toy_dup_frac", "n_samples"). The collapse figures are prefixed so that they do not clash
@@ -305,7 +312,14 @@ int drift_classifier_accuracy(drift_classifier *c, const float *images, const in
 #define DRIFT_EVAL_REF_MAX_OUTLIER_P 0.01
 
 typedef struct drift_evaluator_opts {
-    const char *dataset;     /* "mnist" or "fashion-mnist" */
+    const char *dataset;     /* "mnist" or "fashion-mnist" (its test split is the reference), or
+                                the path of the user's own reference images (NPY, IDX, a folder
+                                of PNGs; gray or RGB, even sides): the feature network is then
+                                trained on that reference on first use (on its labels, or without
+                                labels on which way each image is turned) and cached under a key
+                                of its content (docs/EVALUATION.md, "Your own data") */
+    const char *labels_path; /* own reference: its labels file, or NULL (a PNG folder of class
+                                subfolders is labelled by them) */
     const char *data_dir;    /* NULL: default search */
     const char *cache_dir;   /* NULL: drift_cache_dir's default */
     int64_t n_ref;           /* test images in the reference set, 0: the whole test split */
@@ -346,6 +360,9 @@ typedef struct drift_image_metrics {
 } drift_image_metrics;
 
 int drift_evaluator_open(const drift_evaluator_opts *o, drift_evaluator **out);
+/* The same with the reference images already in memory (an own reference: ref's rows and
+ * labels; o->dataset only names it in messages). ref is not kept after the call. */
+int drift_evaluator_open_ref(const drift_evaluator_opts *o, const struct drift_dataset *ref, drift_evaluator **out);
 void drift_evaluator_free(drift_evaluator *ev);
 /* The loaded classifier (owned by the evaluator) and the path it came from. */
 drift_classifier *drift_evaluator_classifier(drift_evaluator *ev);

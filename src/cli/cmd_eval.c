@@ -13,6 +13,7 @@
 
 static const char *USAGE =
     "drift eval --samples S.npy [--labels L.npy] --data fashion-mnist|mnist|TOY [--n 10000] [--json]\n"
+    "       drift eval --samples S.npy [--labels L.npy] --ref MY_TEST.npy|IDX|PNG_DIR [--ref-labels RL] [--json]\n"
     "       drift eval --sanity --data fashion-mnist|mnist [--n 10000] [--json]";
 
 static const char *DESCRIPTION =
@@ -31,6 +32,13 @@ static const char *DESCRIPTION =
     "--sanity scores sets made from the dataset itself (real train images, noise, flat images,\n"
     "salt-and-pepper, one image repeated, noise and blur of rising strength), prints what each\n"
     "must score and whether it does, and exits 1 if the feature space can be fooled.\n"
+    "Your own images (--ref instead of --data: NPY, IDX or a folder of PNGs, gray or RGB, even\n"
+    "sides): the same metrics against that reference set, in the features of a network trained\n"
+    "on the reference itself on first use (seconds to minutes) and cached by its content: a\n"
+    "classifier of --ref-labels (or of class subfolders), which also gives class accuracy with\n"
+    "--labels; without labels, a network trained to tell which way each image is turned (0, 90,\n"
+    "180, 270 degrees; flips for non-square images). Either also learns the outlier class. No\n"
+    "generator trains against it. Samples must have the reference's image shape.\n"
     "Toy 2-D data (swiss_roll, checkerboard, ...): MMD², energy distance, sliced W2, diversity\n"
     "and duplicate fraction against a fresh sample of the target of the same size; samples are\n"
     "(n, 2).";
@@ -213,12 +221,14 @@ static int eval_sanity(const char *data, const char *data_dir, drift_evaluator *
 int cmd_eval(int argc, char **argv)
 {
     const char *samples = NULL, *labels = NULL, *data = NULL, *data_dir = NULL, *cache_dir = NULL;
-    const char *classifier = NULL;
+    const char *classifier = NULL, *ref_path = NULL, *ref_labels = NULL;
     int n = 10000, n_ref = 0, k = DRIFT_PRDC_K, json = 0, seed = 0, no_train = 0, sanity = 0;
     cli_opt opts[] = {
         {"--samples", OPT_STRING, &samples, "S.npy", "generated samples  [required]", 0},
         {"--labels", OPT_STRING, &labels, "L.npy", "classes the samples were generated for, shape (n,)", 0},
         {"--data", OPT_STRING, &data, "NAME", "fashion-mnist | mnist | a toy name  [required]", 0},
+        {"--ref", OPT_STRING, &ref_path, "FILE|DIR", "your own reference images (NPY, IDX, folder of PNGs) instead of --data", 0},
+        {"--ref-labels", OPT_STRING, &ref_labels, "FILE", "labels of --ref (integer .npy or idx1; optional)", 0},
         {"--n", OPT_INT, &n, "N", "score at most the first N samples (default 10000)", 0},
         {"--n-ref", OPT_INT, &n_ref, "N", "use only the first N test images as reference (default: all)", 0},
         {"--k", OPT_INT, &k, "K", "neighbours of precision/recall/density/coverage (default 3)", 0},
@@ -232,8 +242,23 @@ int cmd_eval(int argc, char **argv)
     };
     int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof *opts), USAGE, DESCRIPTION);
     if (r) return r > 0 ? 0 : 2;
+    if (ref_path && data) {
+        fprintf(stderr, "drift eval: give --data (a named dataset's test split) or --ref (your own reference "
+                        "images), not both\n");
+        return 2;
+    }
+    if (ref_labels && !ref_path) {
+        fprintf(stderr, "drift eval: --ref-labels goes with --ref\n");
+        return 2;
+    }
+    if (ref_path && sanity) {
+        fprintf(stderr, "drift eval: --sanity needs a named dataset (--data fashion-mnist|mnist): its sets are "
+                        "made from the train split\n");
+        return 2;
+    }
+    if (ref_path) data = ref_path;
     if (!data || (!samples && !sanity) || (samples && sanity)) {
-        fprintf(stderr, "drift eval: give --data and either --samples or --sanity (see --help)\n");
+        fprintf(stderr, "drift eval: give --data (or --ref) and either --samples or --sanity (see --help)\n");
         return 2;
     }
     if (n < 2 || n_ref < 0 || k < 1 || seed < 0) {
@@ -241,7 +266,7 @@ int cmd_eval(int argc, char **argv)
         return 2;
     }
     const drift_toy *toy;
-    if (drift_toy_find(data, &toy) == DRIFT_OK) {
+    if (!ref_path && drift_toy_find(data, &toy) == DRIFT_OK) {
         if (labels || sanity || classifier) {
             fprintf(stderr, "drift eval: --%s applies to image datasets, not to %s\n",
                     labels ? "labels" : sanity ? "sanity" : "classifier", data);
@@ -253,8 +278,18 @@ int cmd_eval(int argc, char **argv)
     /* The test split's first image tells the shape and classes the samples must have. */
     drift_dataset ref = {0}, ds = {0};
     drift_dataset_opts ro = {.split = "test", .data_dir = data_dir, .n = 1};
-    if (drift_dataset_open(data, &ro, &ref)) return cli_fail("eval", "dataset");
-    if (ref.h <= 0 || !ref.labels) {
+    if (ref_path) { /* own reference: all of it (or --n-ref rows), kept for the evaluator */
+        ro.n = n_ref;
+        ro.labels_path = ref_labels;
+    }
+    if (drift_dataset_open(data, &ro, &ref)) return cli_fail("eval", ref_path ? "reference" : "dataset");
+    if (ref_path && ref.h <= 0) {
+        fprintf(stderr, "drift eval: %s is not image data (shape (n, h, w[, c]), IDX images or PNGs); for points "
+                        "or vectors compare with MMD yourself, or train on them (drift train reports MMD²)\n", data);
+        drift_dataset_free(&ref);
+        return 2;
+    }
+    if (!ref_path && (ref.h <= 0 || !ref.labels)) {
         fprintf(stderr, "drift eval: %s is neither an image dataset with labels (mnist, "
                         "fashion-mnist) nor a toy\n", data);
         drift_dataset_free(&ref);
@@ -265,10 +300,16 @@ int cmd_eval(int argc, char **argv)
         drift_dataset_free(&ref);
         return 2;
     }
+    if (ref_path && labels && !ref.labels) {
+        fprintf(stderr, "drift eval: --labels needs a labelled reference: give --ref-labels (or class subfolders)\n");
+        drift_dataset_free(&ref);
+        return 2;
+    }
     int rc = sanity ? 0 : load_samples(samples, labels, &ref, data, n, &ds);
-    drift_dataset_free(&ref);
+    if (!ref_path) drift_dataset_free(&ref);
     if (rc) {
         drift_dataset_free(&ds);
+        drift_dataset_free(&ref);
         return rc;
     }
 
@@ -283,7 +324,10 @@ int cmd_eval(int argc, char **argv)
                                .n_ref = n_ref, .k = k, .train_if_missing = !no_train, .train_opts = &topts,
                                .classifier_path = classifier, .log = log_line, .log_ctx = &ls};
     drift_evaluator *ev = NULL;
-    if (drift_evaluator_open(&eo, &ev)) {
+    const int ref_labelled = ref.labels && ref.n_classes >= 2;
+    int est = ref_path ? drift_evaluator_open_ref(&eo, &ref, &ev) : drift_evaluator_open(&eo, &ev);
+    drift_dataset_free(&ref);
+    if (est) {
         drift_dataset_free(&ds);
         return cli_fail("eval", "cannot set up the evaluation");
     }
@@ -315,12 +359,17 @@ int cmd_eval(int argc, char **argv)
         printf("%s\n", w.buf);
         drift_jsonw_free(&w);
     } else {
-        printf("%" PRId64 " samples vs %" PRId64 " %s test images, in the features (%d) of\n"
-               "%s (test accuracy %.2f%%)\n", m.n_samples, m.n_reference, data, m.feature_dim,
-               clf_path, 100 * m.classifier_test_accuracy);
+        if (ref_path)
+            printf("%" PRId64 " samples vs %" PRId64 " reference images of %s, in the features (%d) of\n"
+                   "%s (trained on that reference: %s accuracy %.2f%% on it)\n", m.n_samples, m.n_reference, data,
+                   m.feature_dim, clf_path, ref_labelled ? "class" : "orientation", 100 * m.classifier_test_accuracy);
+        else
+            printf("%" PRId64 " samples vs %" PRId64 " %s test images, in the features (%d) of\n"
+                   "%s (test accuracy %.2f%%)\n", m.n_samples, m.n_reference, data, m.feature_dim,
+                   clf_path, 100 * m.classifier_test_accuracy);
         printf("  FID               %12.4f\n", m.fid);
-        printf("  precision         %12.4f   (k = %d, %" PRId64 " samples vs %" PRId64 " test images)\n",
-               m.precision, m.k, m.n_prdc, m.n_prdc);
+        printf("  precision         %12.4f   (k = %d, %" PRId64 " samples vs %" PRId64 " %s images)\n",
+               m.precision, m.k, m.n_prdc, m.n_prdc, ref_path ? "reference" : "test");
         printf("  recall            %12.4f\n", m.recall);
         printf("  density           %12.4f\n", m.density);
         printf("  coverage          %12.4f\n", m.coverage);
@@ -332,8 +381,8 @@ int cmd_eval(int argc, char **argv)
         if (!isnan(m.outlier_fraction))
             printf("  outlier fraction  %12.4f   (samples the classifier calls not %s images)\n",
                    m.outlier_fraction, data);
-        printf("  diversity         %12.4f   (pixel-space spread over the test images'%s; ~1 healthy)\n",
-               m.diversity, m.has_labels ? ", per class" : "");
+        printf("  diversity         %12.4f   (pixel-space spread over the %s images'%s; ~1 healthy)\n",
+               m.diversity, ref_path ? "reference" : "test", m.has_labels ? ", per class" : "");
         printf("  duplicates        %12.4f   (share of samples with a near-copy among the others)\n",
                m.dup_frac);
     }

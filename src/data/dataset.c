@@ -13,6 +13,7 @@
 #include "drift/data.h"
 #include "drift/error.h"
 #include "drift/npy.h"
+#include "data/data_internal.h"
 
 #define DEFAULT_TOY_POINTS 10000
 #define MAX_CLASSES 65536 /* a label beyond this is a corrupt file, not a real class */
@@ -106,7 +107,7 @@ int drift_dataset_find_dir(const char *name, const char *data_dir, char *dir, si
 
 /* ---- building datasets ------------------------------------------------------------------ */
 
-static int dataset_alloc(drift_dataset *d, const char *name, int64_t n, int64_t dim, int labelled)
+int data_dataset_alloc(drift_dataset *d, const char *name, int64_t n, int64_t dim, int labelled)
 {
     memset(d, 0, sizeof *d);
     snprintf(d->name, sizeof d->name, "%s", name);
@@ -170,7 +171,7 @@ static int from_idx_arrays(const char *name, const char *images_path, const drif
                            "%s: an image file needs 2 to 4 dimensions (n, ...), this one has %d",
                            images_path, img->ndim);
     int64_t n = img->dims[0], dim = (int64_t)(img->count / (size_t)n);
-    int st = dataset_alloc(out, name, n, dim, lab != NULL);
+    int st = data_dataset_alloc(out, name, n, dim, lab != NULL);
     if (st) return st;
     if (img->ndim >= 3) {
         out->h = (int)img->dims[1];
@@ -342,7 +343,7 @@ int drift_dataset_from_npy_rows(const char *x_path, const char *labels_path, int
                            (long long)n, a.count);
     }
     const char *base = strrchr(x_path, '/');
-    st = dataset_alloc(out, base ? base + 1 : x_path, n, (int64_t)(a.count / (size_t)n), labels_path != NULL);
+    st = data_dataset_alloc(out, base ? base + 1 : x_path, n, (int64_t)(a.count / (size_t)n), labels_path != NULL);
     if (st) {
         drift_array_free(&a);
         return st;
@@ -393,7 +394,7 @@ int drift_dataset_toy(const char *name, int64_t n, uint64_t seed, uint64_t strea
     const drift_toy *toy;
     int st = drift_toy_find(name, &toy);
     if (st) return st;
-    st = dataset_alloc(out, toy->name, n, 2, toy->n_classes > 0);
+    st = data_dataset_alloc(out, toy->name, n, 2, toy->n_classes > 0);
     if (st) return st;
     drift_rng rng;
     drift_rng_init(&rng, seed, stream);
@@ -437,7 +438,12 @@ int drift_dataset_open(const char *name, const drift_dataset_opts *opts, drift_d
         st = drift_dataset_from_npy_rows(name, opts->labels_path, opts->n > 0 ? opts->n : -1, out);
     else if (ends_with(name, "-ubyte") || ends_with(name, "-ubyte.gz") || ends_with(name, ".idx"))
         st = drift_dataset_from_idx(name, opts->labels_path, out);
-    else {
+    else if (drift_dataset_is_png_dir(name)) {
+        if (opts->labels_path)
+            return drift_error(DRIFT_EINVAL, "%s: a folder of PNGs takes its labels from class subfolders "
+                                             "(DIR/<class>/*.png), not from a labels file", name);
+        st = drift_dataset_from_png_dir(name, opts->n > 0 ? opts->n : -1, out);
+    } else {
         int ntoys;
         const drift_toy *toys = drift_toy_list(&ntoys);
         char list[256] = "";
@@ -446,8 +452,8 @@ int drift_dataset_open(const char *name, const drift_dataset_opts *opts, drift_d
             strncat(list, toys[i].name, sizeof list - strlen(list) - 1);
         }
         return drift_error(DRIFT_EINVAL,
-                           "unknown dataset '%s': expected fashion-mnist, mnist%s, a .npy file or "
-                           "an IDX file (*-ubyte[.gz])",
+                           "unknown dataset '%s': expected fashion-mnist, mnist%s, a .npy file, "
+                           "an IDX file (*-ubyte[.gz]) or a folder of PNG images",
                            name, list);
     }
     if (st) return st;

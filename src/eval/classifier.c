@@ -66,12 +66,13 @@ static int make_classifier(const drift_model_config *cfg, int max_batch, drift_c
 
 /* Shift an h×w single-channel image by (dy, dx), filling with the background value −1
  * (pixel 0 in drift's [-1, 1] range). */
-static void shift_image(float *dst, const float *src, int h, int w, int dy, int dx)
+static void shift_image(float *dst, const float *src, int h, int w, int c, int dy, int dx)
 {
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
-            int sy = y - dy, sx = x - dx;
-            dst[y * w + x] = sy >= 0 && sy < h && sx >= 0 && sx < w ? src[sy * w + sx] : -1.0f;
+            int sy = y - dy, sx = x - dx, in = sy >= 0 && sy < h && sx >= 0 && sx < w;
+            for (int k = 0; k < c; k++)
+                dst[(y * w + x) * c + k] = in ? src[(sy * w + sx) * c + k] : -1.0f;
         }
 }
 
@@ -135,10 +136,10 @@ int drift_classifier_accuracy(drift_classifier *c, const float *images, const in
 
 static int check_image_dataset(const drift_dataset *d)
 {
-    if (d->h <= 0 || d->c != 1 || !d->labels || d->n_classes < 2)
+    if (d->h <= 0 || (d->c != 1 && d->c != 3) || d->h % 2 || d->w % 2 || !d->labels || d->n_classes < 2)
         return drift_error(DRIFT_EINVAL,
-                           "%s: the classifier needs labelled single-channel images, got %s%s",
-                           d->name, d->h > 0 ? "images with channels != 1" : "non-image data",
+                           "%s: the classifier needs labelled gray or RGB images of even sides, got %s%s",
+                           d->name, d->h > 0 ? "images of another shape" : "non-image data",
                            d->labels ? "" : " without labels");
     return DRIFT_OK;
 }
@@ -252,7 +253,7 @@ int drift_classifier_train_on(const drift_dataset *train, const drift_dataset *t
                 for (int s = 0; s < b; s++) {
                     int dy = (int)drift_rng_below(&r, 2 * MAX_SHIFT + 1) - MAX_SHIFT;
                     int dx = (int)drift_rng_below(&r, 2 * MAX_SHIFT + 1) - MAX_SHIFT;
-                    shift_image(aug + (size_t)s * d, x + (size_t)s * d, train->h, train->w, dy, dx);
+                    shift_image(aug + (size_t)s * d, x + (size_t)s * d, train->h, train->w, train->c, dy, dx);
                 }
                 input = aug;
             }

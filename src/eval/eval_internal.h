@@ -2,6 +2,7 @@
 #ifndef DRIFT_EVAL_INTERNAL_H
 #define DRIFT_EVAL_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Checks one input set: non-NULL, n ≥ min_rows, dim ≥ 1, every value finite. `what` names
@@ -69,5 +70,23 @@ void eval_add_noise(float *img, int64_t dim, double sigma01, struct drift_rng *r
 void eval_salt_pepper(float *img, int64_t dim, double rate, struct drift_rng *rng);
 /* Gaussian blur of standard deviation sigma pixels, in place (separable, edges replicated). */
 int eval_blur(float *img, int h, int w, int c, double sigma);
+
+/* ---- ownref.c: the feature network of a user's own reference images ---------------------- */
+struct drift_dataset;
+struct drift_classifier;
+struct drift_classifier_opts;
+/* "own-<16 hex>[-unlabelled]": FNV-1a over the reference's shape, pixels and labels; names the
+ * cached feature network (classifier-<key>.safetensors), so other data never reuses it. */
+int eval_own_key(const struct drift_dataset *ref, char *key, size_t size);
+/* 1 when the reference has labels of 2 or more classes (a classifier on them), else 0 (the
+ * orientation task). */
+int eval_own_labelled(const struct drift_dataset *ref);
+/* The orientation task's set: 4 rows per image (rotations by 0..3 quarter turns when square,
+ * flips otherwise), labelled with the transform. */
+int eval_own_pretext_set(const struct drift_dataset *ref, struct drift_dataset *out);
+/* Trains the feature network on the reference itself (its labels, or the orientation task),
+ * with an outlier class; opts NULL: defaults (12 epochs of the images). */
+int eval_own_train(const struct drift_dataset *ref, const char *key, const struct drift_classifier_opts *opts,
+                   struct drift_classifier **out);
 
 #endif

@@ -22,6 +22,9 @@ struct drift_evaluator {
     drift_classifier *clf;
     char clf_path[4096];
     char dataset[64];
+    char key[64];                /* own reference: the cached feature network's key (ownref.c) */
+    int own;                     /* the reference is the user's own (a path), not a named test split */
+    int labelled;                /* the reference has classes: class accuracy can be measured */
     int h, w, c, dim;            /* image shape the samples must have */
     int k;
     int64_t n_ref;
@@ -88,10 +91,36 @@ static int cmp_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-/* The classifier from the cache, or a freshly trained one when allowed. */
-static int get_classifier(const drift_evaluator_opts *o, drift_evaluator *ev)
+/* The classifier from the cache, or a freshly trained one when allowed. An own reference (ref
+ * loaded) keys the cache by its content and trains on itself (ownref.c). */
+static int get_classifier(const drift_evaluator_opts *o, drift_evaluator *ev, const drift_dataset *ref)
 {
     int st;
+    if (ev->own) {
+        if (o->classifier_path) {
+            if (snprintf(ev->clf_path, sizeof ev->clf_path, "%s", o->classifier_path) >= (int)sizeof ev->clf_path)
+                return drift_error(DRIFT_EINVAL, "classifier path too long");
+            say(o, "loading classifier %s", ev->clf_path);
+            return drift_classifier_load(ev->clf_path, NULL, &ev->clf);
+        }
+        if ((st = drift_classifier_path(o->cache_dir, ev->key, ev->clf_path, sizeof ev->clf_path))) return st;
+        if (access(ev->clf_path, F_OK) == 0) {
+            say(o, "loading the feature network of %s: %s", ev->dataset, ev->clf_path);
+            return drift_classifier_load(ev->clf_path, ev->key, &ev->clf);
+        }
+        if (!o->train_if_missing)
+            return drift_error(DRIFT_EIO, "no feature network for the reference %s in %s (drift eval trains one on "
+                                          "first use)", ev->dataset, ev->clf_path);
+        say(o, "no feature network for %s yet: training one on its %lld images (%s), saved to %s", ev->dataset,
+            (long long)ref->n, ev->labelled ? "their labels" : "no labels: which way each image is turned",
+            ev->clf_path);
+        double t0 = drift_now();
+        if ((st = eval_own_train(ref, ev->key, o->train_opts, &ev->clf))) return st;
+        if ((st = drift_classifier_save(ev->clf, ev->clf_path))) return st;
+        say(o, "trained the feature network of %s in %.0f s: %s accuracy %.2f%% on the reference itself", ev->dataset,
+            drift_now() - t0, ev->labelled ? "class" : "orientation", 100 * ev->clf->test_accuracy);
+        return DRIFT_OK;
+    }
     if (o->classifier_path) {
         /* the user's own choice of file: used as it is, even without an outlier class */
         if (snprintf(ev->clf_path, sizeof ev->clf_path, "%s", o->classifier_path) >=
@@ -138,7 +167,20 @@ static int get_classifier(const drift_evaluator_opts *o, drift_evaluator *ev)
     return DRIFT_OK;
 }
 
+static int evaluator_open(const drift_evaluator_opts *o, const drift_dataset *given, drift_evaluator **out);
+
 int drift_evaluator_open(const drift_evaluator_opts *o, drift_evaluator **out)
+{
+    return evaluator_open(o, NULL, out);
+}
+
+int drift_evaluator_open_ref(const drift_evaluator_opts *o, const drift_dataset *ref, drift_evaluator **out)
+{
+    if (!ref) return drift_error(DRIFT_EINVAL, "evaluator: no reference set");
+    return evaluator_open(o, ref, out);
+}
+
+static int evaluator_open(const drift_evaluator_opts *o, const drift_dataset *given, drift_evaluator **out)
 {
     if (!o || !out || !o->dataset) return drift_error(DRIFT_EINVAL, "evaluator: no dataset");
     *out = NULL;
@@ -146,18 +188,32 @@ int drift_evaluator_open(const drift_evaluator_opts *o, drift_evaluator **out)
     if (o->k < 0) return drift_error(DRIFT_EINVAL, "evaluator: k must be >= 0");
     drift_evaluator *ev = drift_alloc(1, sizeof *ev);
     if (!ev) return DRIFT_ENOMEM;
-    snprintf(ev->dataset, sizeof ev->dataset, "%s", o->dataset);
+    ev->own = given || (strcmp(o->dataset, "mnist") && strcmp(o->dataset, "fashion-mnist"));
+    {
+        const char *base = ev->own ? strrchr(o->dataset, '/') : NULL;
+        snprintf(ev->dataset, sizeof ev->dataset, "%s", base && base[1] ? base + 1 : o->dataset);
+    }
     ev->k = o->k ? o->k : DRIFT_PRDC_K;
     drift_dataset test = {0};
-    drift_dataset_opts dopts = {.split = "test", .data_dir = o->data_dir, .n = o->n_ref};
-    int st = drift_dataset_open(o->dataset, &dopts, &test);
+    drift_dataset_opts dopts = {.split = "test", .data_dir = o->data_dir, .n = o->n_ref,
+                                .labels_path = ev->own ? o->labels_path : NULL};
+    int st = DRIFT_OK;
+    if (given) test = *given; /* borrowed: not freed below */
+    else st = drift_dataset_open(o->dataset, &dopts, &test);
     if (st) goto done;
     if (test.h <= 0) {
         st = drift_error(DRIFT_EINVAL, "evaluator: %s is not an image dataset (for toy data use "
                                        "drift_eval_toy)", o->dataset);
         goto done;
     }
-    if ((st = get_classifier(o, ev))) goto done;
+    if (ev->own && ((test.c != 1 && test.c != 3) || test.h % 2 || test.w % 2 || test.h < 4 || test.w < 4)) {
+        st = drift_error(DRIFT_EUNSUPPORTED, "evaluator: %s has %dx%dx%d images; the feature network takes gray or "
+                                             "RGB images with even sides of at least 4", o->dataset, test.h, test.w, test.c);
+        goto done;
+    }
+    ev->labelled = ev->own ? eval_own_labelled(&test) : test.labels != NULL;
+    if (ev->own && (st = eval_own_key(&test, ev->key, sizeof ev->key))) goto done;
+    if ((st = get_classifier(o, ev, &test))) goto done;
     drift_model *m = ev->clf->model;
     if (m->in_dim != test.dim) {
         st = drift_error(DRIFT_ESHAPE, "%s: the classifier takes %d values per image, the %s "
@@ -173,7 +229,8 @@ int drift_evaluator_open(const drift_evaluator_opts *o, drift_evaluator **out)
                          test.n, ev->k);
         goto done;
     }
-    say(o, "computing reference statistics of %" PRId64 " %s test images", test.n, o->dataset);
+    say(o, "computing reference statistics of %" PRId64 " %s %s images", test.n, ev->dataset,
+        ev->own ? "reference" : "test");
     const int f = ev->feat_dim;
     ev->ref_feats = drift_alloc((size_t)test.n * f, sizeof(float));
     ev->ref_sqrt_cov = drift_alloc((size_t)f * f, sizeof(double));
@@ -239,16 +296,16 @@ int drift_evaluator_open(const drift_evaluator_opts *o, drift_evaluator **out)
     }
     st = eval_gaussian_kernel_sum(ev->ref_feats, test.n, ev->ref_feats, test.n, f, ev->mmd_h2, 1,
                                   &ev->mmd_ref_sum);
-    if (st == DRIFT_OK && test.n_classes > ev->clf->n_classes)
+    if (st == DRIFT_OK && ev->labelled && test.n_classes > ev->clf->n_classes)
         st = drift_error(DRIFT_ESHAPE, "%s: the classifier knows %d classes, the %s test split "
                                        "has %d", ev->clf_path, ev->clf->n_classes, o->dataset,
                          test.n_classes);
     if (st == DRIFT_OK)
-        st = eval_collapse_ref_init(&ev->collapse, test.x, test.labels, test.n, ev->dim,
-                                    test.labels ? ev->clf->n_classes : 0);
+        st = eval_collapse_ref_init(&ev->collapse, test.x, ev->labelled ? test.labels : NULL, test.n, ev->dim,
+                                    ev->labelled ? ev->clf->n_classes : 0);
 
 done:
-    drift_dataset_free(&test);
+    if (!given) drift_dataset_free(&test);
     if (st) {
         drift_evaluator_free(ev);
         return st;
@@ -288,6 +345,9 @@ int drift_eval_images(drift_evaluator *ev, const float *samples, int64_t dim,
     if (st) return st;
     drift_model *model = ev->clf->model;
     const int f = ev->feat_dim, nc = model->out_dim, classes = ev->clf->n_classes;
+    if (labels && !ev->labelled)
+        return drift_error(DRIFT_EINVAL, "sample labels given, but the reference %s has none: class accuracy needs "
+                                         "a labelled reference (drift eval --ref-labels)", ev->dataset);
     if (labels)
         for (int64_t i = 0; i < n; i++)
             if (labels[i] < 0 || labels[i] >= classes)

@@ -49,6 +49,31 @@ done:
     return st;
 }
 
+int drift_eval_points(const float *ref, int64_t n_ref, const float *samples, int64_t n, int dim, uint64_t seed,
+                      drift_toy_metrics *out)
+{
+    if (!out) return drift_error(DRIFT_EINVAL, "point metrics: output is NULL");
+    memset(out, 0, sizeof *out);
+    int st;
+    if ((st = eval_check_set(ref, n_ref, dim, 2, "reference points")) ||
+        (st = eval_check_set(samples, n, dim, 2, "samples")))
+        return st;
+    double h2 = 0;
+    if ((st = drift_median_sqdist(ref, n_ref, dim, &h2))) return st;
+    if (!(h2 > 0)) return drift_error(DRIFT_ENUMERIC, "point metrics: the reference points are all equal");
+    drift_collapse col;
+    if ((st = drift_mmd2_unbiased(ref, n_ref, samples, n, dim, h2, &out->mmd2)) ||
+        (st = drift_energy_distance(ref, n_ref, samples, n, dim, &out->energy)) ||
+        (st = drift_sliced_w2(ref, n_ref, samples, n, dim, DRIFT_EVAL_TOY_PROJECTIONS, seed, &out->sliced_w2)) ||
+        (st = drift_collapse_check(samples, NULL, n, ref, NULL, n_ref, dim, 0, &col)))
+        return st;
+    out->diversity = col.diversity;
+    out->dup_frac = col.dup_frac;
+    out->n = n;
+    out->bandwidth = sqrt(h2);
+    return DRIFT_OK;
+}
+
 int drift_toy_metrics_write_json(const drift_toy_metrics *m, drift_jsonw *w)
 {
     drift_jsonw_key(w, "toy_mmd2"), drift_jsonw_double(w, m->mmd2);

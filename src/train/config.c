@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drift/data.h"
 #include "drift/error.h"
 #include "drift/features.h"
 #include "drift/json.h"
@@ -22,14 +23,14 @@ typedef struct {
 #define O(key, type, field, meta, help) {key, meta, help, type, offsetof(drift_train_config, field), sizeof(((drift_train_config *)0)->field)}
 
 static const opt_entry table[] = {
-    O("data", T_STR, data, "NAME", "fashion-mnist | mnist | swiss_roll | checkerboard | 8gaussians | moons | two_mode | gaussian | FILE.npy"),
+    O("data", T_STR, data, "NAME", "fashion-mnist | mnist | swiss_roll | checkerboard | 8gaussians | moons | two_mode | gaussian | FILE.npy | IDX file | folder of PNGs"),
     O("data-dir", T_STR, data_dir, "DIR", "directory holding fashion-mnist/ or mnist/ (default: $DRIFT_DATA_DIR, ./data, /usr/share/datasets)"),
-    O("labels", T_STR, labels, "FILE.npy", "labels for an .npy dataset (integers >= 0)"),
+    O("labels", T_STR, labels, "FILE", "labels for an .npy (integer .npy, (n,)) or IDX (idx1 file) dataset (integers >= 0)"),
     O("model", T_STR, model, "KIND", "generator: mlp | conv | dit-t | dit-s (dit = dit-t; images only; its size comes with the name)"),
     O("noise-dim", T_INT, noise_dim, "N", "dimension of the generator's noise input"),
     O("width", T_INT, width, "N", "mlp: hidden width; conv: base channels"),
     O("depth", T_INT, depth, "N", "mlp: hidden layers; conv: blocks per resolution"),
-    O("conditional", T_BOOL, conditional, "0|1", "class-conditional generator (needs labels)"),
+    O("conditional", T_BOOL, conditional, "0|1", "class-conditional generator (needs labels; own image data: 1 when it has labels)"),
     O("family", T_FAMILY, field.family, "F", "drift field: deng | meanshift | sharp | kdegrad | mmd"),
     O("kernel", T_KERNEL, field.kernel, "K", "kernel: gaussian | laplace | rq"),
     O("tau", T_TAU, field.tau, "LIST", "temperatures, comma-separated (relative to the mean distance with feature-norm)"),
@@ -214,6 +215,22 @@ static int is_image_dataset(const char *data)
     return !strcmp(data, "fashion-mnist") || !strcmp(data, "mnist");
 }
 
+/* The shape of a dataset given by path (NPY, IDX, a folder of PNGs), from its first row only,
+ * so that the defaults fit the data: images get the image recipe sized to their shape, flat
+ * vectors the vector recipe, (n, 2) points the 2-D recipe. */
+static int probe_file_data(const char *data, int *h, int *w, int64_t *dim)
+{
+    drift_dataset_opts o;
+    memset(&o, 0, sizeof o);
+    o.n = 1;
+    drift_dataset d;
+    int st = drift_dataset_open(data, &o, &d);
+    if (st) return st;
+    *h = d.h, *w = d.w, *dim = d.dim;
+    drift_dataset_free(&d);
+    return DRIFT_OK;
+}
+
 int drift_train_config_defaults(drift_train_config *cfg, const char *data, const char *preset)
 {
     if (!data || !*data) return drift_error(DRIFT_EINVAL, "no dataset given (--data)");
@@ -232,16 +249,29 @@ int drift_train_config_defaults(drift_train_config *cfg, const char *data, const
     snprintf(cfg->schedule, sizeof cfg->schedule, "constant");
     cfg->seed = 0;
     cfg->eval_n = 2000;
-    const size_t len = strlen(data);
-    const int npy = len > 4 && !strcmp(data + len - 4, ".npy");
-    if (is_image_dataset(data) || npy) {
+    const drift_toy *toy;
+    /* a file or folder of the user's own: its shape chooses the recipe */
+    const int file = !is_image_dataset(data) && drift_toy_find(data, &toy) != DRIFT_OK;
+    int fh = 0, fw = 0;
+    int64_t fdim = 0;
+    if (file) {
+        int st = probe_file_data(data, &fh, &fw, &fdim);
+        if (st) return st;
+    }
+    const int file_image = file && fh > 0, vectors = file && fh == 0 && fdim != 2;
+    if (is_image_dataset(data) || file_image || vectors) {
         /* images: conv generator, class-conditional with guidance, the released deng recipe
-         * (docs/MATH.md §7) at a CPU-sized batch */
-        snprintf(cfg->model, sizeof cfg->model, npy ? "mlp" : "conv");
+         * (docs/MATH.md §7) at a CPU-sized batch. Own images: the same, sized to their shape
+         * (the conv generator needs sides that are multiples of 4; other sides get the MLP),
+         * and flat vectors (n, D) (an MLP of width 512): class-conditional with guidance when
+         * the data has labels, else unconditional without (conditional = -1, resolved by
+         * drift_trainer_create, which then also turns guidance off). */
+        const int conv = !vectors && fh % 4 == 0 && fw % 4 == 0;
+        snprintf(cfg->model, sizeof cfg->model, conv ? "conv" : "mlp");
         cfg->noise_dim = 64;
-        cfg->width = npy ? 512 : 32;
-        cfg->depth = npy ? 3 : 1;
-        cfg->conditional = !npy;
+        cfg->width = conv ? 32 : 512;
+        cfg->depth = conv ? 1 : 3;
+        cfg->conditional = file ? -1 : 1;
         drift_field_config_deng_released(&cfg->field);
         /* ...except the affinity floor (c): in pixel space, without the authors' feature
          * encoder and at CPU batch sizes, the floor gives every far positive the same weight,
@@ -255,8 +285,8 @@ int drift_train_config_defaults(drift_train_config *cfg, const char *data, const
         cfg->classes_per_step = 10;
         cfg->n_pos = 32;
         cfg->n_neg = 32;
-        cfg->n_unc = npy ? 0 : 16;
-        cfg->alpha_max = npy ? 1.0 : 4.0;
+        cfg->n_unc = 16;
+        cfg->alpha_max = 4.0;
         cfg->lr = 1e-3;
         cfg->ema_decay = quick ? 0.99 : 0.999;
         cfg->warmup = quick ? 50 : 200;
@@ -294,7 +324,14 @@ int drift_train_config_defaults(drift_train_config *cfg, const char *data, const
         cfg->ckpt_every = 1000;
         cfg->eval_every = 0;
     }
-    snprintf(cfg->out, sizeof cfg->out, "runs/%s", npy ? "npy" : data);
+    if (file) { /* runs/<file name without directories and extension> */
+        const char *base = strrchr(data, '/');
+        base = base && base[1] ? base + 1 : data;
+        size_t stem = strcspn(base, ".");
+        snprintf(cfg->out, sizeof cfg->out, "runs/%.*s", (int)(stem ? stem : strlen(base)), base);
+    } else {
+        snprintf(cfg->out, sizeof cfg->out, "runs/%s", data);
+    }
     snprintf(cfg->features, sizeof cfg->features, "none");
     snprintf(cfg->feature_keys, sizeof cfg->feature_keys, "light"); /* DRIFT_FEATURE_KEYS_LIGHT */
     snprintf(cfg->feature_scope, sizeof cfg->feature_scope, "step");
@@ -309,6 +346,8 @@ int drift_train_config_check(const drift_train_config *cfg)
     if (strcmp(cfg->model, "mlp") && strcmp(cfg->model, "conv") && strcmp(cfg->model, "dit") &&
         strcmp(cfg->model, "dit-t") && strcmp(cfg->model, "dit-s"))
         return drift_error(DRIFT_EINVAL, "unknown model '%s' (valid: mlp, conv, dit-t, dit-s; dit = dit-t)", cfg->model);
+    if (cfg->conditional < -1 || cfg->conditional > 1)
+        return drift_error(DRIFT_EINVAL, "conditional is 0 or 1 (-1: when the data has labels)");
     if (cfg->noise_dim < 1 || cfg->width < 1 || cfg->depth < 1)
         return drift_error(DRIFT_EINVAL, "noise-dim, width and depth must be >= 1");
     if (cfg->n_neg < 2) return drift_error(DRIFT_EINVAL, "n-neg must be >= 2 (the field repels generated samples from each other)");

@@ -254,6 +254,36 @@ static void evaluator_log(void *ctx, const char *line)
     if (t->report && t->eval_info) t->report(t->report_ctx, t->eval_info, t->cfg.steps, line);
 }
 
+/* Rows of the user's own training data that evaluations compare with: at most `max`, evenly
+ * spaced through the file (a file sorted by class still gives every class), with labels. */
+#define OWN_REF_ROWS 10000
+static int own_ref_rows(const drift_trainer *t, int64_t max, drift_dataset *ref)
+{
+    const drift_dataset *d = &t->data;
+    *ref = *d;
+    ref->n = d->n < max ? d->n : max;
+    ref->x = drift_alloc((size_t)ref->n * (size_t)d->dim, sizeof(float));
+    ref->labels = d->labels ? drift_alloc((size_t)ref->n, sizeof(int32_t)) : NULL;
+    if (!ref->x || (d->labels && !ref->labels)) {
+        drift_free(ref->x), drift_free(ref->labels);
+        memset(ref, 0, sizeof *ref);
+        return DRIFT_ENOMEM;
+    }
+    for (int64_t i = 0; i < ref->n; i++) {
+        int64_t r = (int64_t)((double)i * (double)d->n / (double)ref->n);
+        memcpy(ref->x + i * d->dim, d->x + r * d->dim, (size_t)d->dim * sizeof(float));
+        if (ref->labels) ref->labels[i] = d->labels[r];
+    }
+    return DRIFT_OK;
+}
+
+static int own_data(const drift_trainer *t)
+{
+    const drift_toy *toy;
+    return strcmp(t->cfg.data, "mnist") && strcmp(t->cfg.data, "fashion-mnist") &&
+           drift_toy_find(t->cfg.data, &toy) != DRIFT_OK;
+}
+
 static int open_evaluator(drift_trainer *t)
 {
     if (t->evaluator) return DRIFT_OK;
@@ -264,7 +294,14 @@ static int open_evaluator(drift_trainer *t)
     eo.train_if_missing = 1;
     eo.log = evaluator_log;
     eo.log_ctx = t;
-    return drift_evaluator_open(&eo, &t->evaluator);
+    if (!own_data(t)) return drift_evaluator_open(&eo, &t->evaluator);
+    /* own images: up to 10,000 of the training rows are the reference, and the feature network
+     * is trained on them on first use (drift_evaluator_open_ref) */
+    drift_dataset ref;
+    int st = own_ref_rows(t, OWN_REF_ROWS, &ref);
+    if (!st) st = drift_evaluator_open_ref(&eo, &ref, &t->evaluator);
+    drift_free(ref.x), drift_free(ref.labels);
+    return st;
 }
 
 /* Evaluate EMA samples; writes the metrics into the JSON object w has open. */
@@ -299,9 +336,17 @@ static int evaluate(drift_trainer *t, drift_jsonw *w, double *fid_out, double *s
                 }
             }
         }
-    } else if (!st && t->dim == 2) {
+    } else if (!st && (t->dim == 2 || own_data(t))) {
+        /* toys against a fresh sample of the target; own points and vectors against their rows */
         drift_toy_metrics m;
-        st = drift_eval_toy(t->cfg.data, s, n, t->cfg.seed, &m);
+        if (own_data(t)) {
+            drift_dataset ref;
+            if (!(st = own_ref_rows(t, n, &ref)))
+                st = drift_eval_points(ref.x, ref.n, s, n, (int)t->dim, t->cfg.seed, &m);
+            drift_free(ref.x), drift_free(ref.labels);
+        } else {
+            st = drift_eval_toy(t->cfg.data, s, n, t->cfg.seed, &m);
+        }
         if (!st) {
             st = drift_toy_metrics_write_json(&m, w);
             *score_out = m.mmd2;

@@ -153,6 +153,24 @@ int drift_trainer_create(const drift_train_config *cfg_in, const char *resume_pa
                                 .labels_path = cfg->labels[0] ? cfg->labels : NULL, .n = 0, .seed = cfg->seed};
     if ((st = drift_dataset_open(cfg->data, &dopts, &t->data))) goto fail;
     const drift_dataset *d = &t->data;
+    if (d->h > 0) {
+        /* image generators end in tanh and grids map [-1, 1] to black..white: float images in
+         * 0..255 would train to nothing and show white. Refused, not guessed at ([0, 1] passes). */
+        for (size_t i = 0; i < (size_t)d->n * (size_t)d->dim; i++)
+            if (fabsf(d->x[i]) > 1.5f) {
+                st = drift_error(DRIFT_EINVAL, "%s: images must hold pixels in drift's range [-1, 1] (row %lld has %g): "
+                                               "save uint8 pixels 0..255 (np.uint8) or scale floats to [-1, 1]; "
+                                               "reshape to (n, D) to train on them as vectors",
+                                 d->name, (long long)(i / (size_t)d->dim), (double)d->x[i]);
+                goto fail;
+            }
+    }
+    if (cfg->conditional < 0) {
+        /* own data (drift_train_config_defaults): class-conditional with guidance when it has
+         * labels, else unconditional and without guidance (it mixes in other classes' data) */
+        t->cfg.conditional = d->labels && d->n_classes > 1;
+        if (!t->cfg.conditional) t->cfg.n_unc = 0, t->cfg.alpha_max = 1.0;
+    }
     if (cfg->conditional && !d->labels) {
         st = drift_error(DRIFT_EINVAL, "--conditional 1 needs labels, and dataset %s has none", d->name);
         goto fail;
