@@ -318,8 +318,6 @@ typedef struct drift_evaluator_opts {
                                 trained on that reference on first use (on its labels, or without
                                 labels on which way each image is turned) and cached under a key
                                 of its content (docs/EVALUATION.md, "Your own data") */
-    const char *labels_path; /* own reference: its labels file, or NULL (a PNG folder of class
-                                subfolders is labelled by them) */
     const char *data_dir;    /* NULL: default search */
     const char *cache_dir;   /* NULL: drift_cache_dir's default */
     int64_t n_ref;           /* test images in the reference set, 0: the whole test split */
@@ -333,6 +331,8 @@ typedef struct drift_evaluator_opts {
     /* One line at a time about what takes long ("training a classifier for ..."), may be NULL. */
     void (*log)(void *ctx, const char *line);
     void *log_ctx;
+    const char *labels_path; /* own reference: its labels file, or NULL (a PNG folder of class
+                                subfolders is labelled by them) */
 } drift_evaluator_opts;
 
 typedef struct drift_evaluator drift_evaluator;

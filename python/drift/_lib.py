@@ -80,7 +80,7 @@ class EvaluatorOpts(ctypes.Structure):  # drift_evaluator_opts (drift/eval.h)
     _fields_ = [("dataset", c_char_p), ("data_dir", c_char_p), ("cache_dir", c_char_p),
                 ("n_ref", c_int64), ("k", c_int), ("train_if_missing", c_int),
                 ("classifier_path", c_char_p), ("train_opts", c_void_p),
-                ("log", c_void_p), ("log_ctx", c_void_p)]
+                ("log", c_void_p), ("log_ctx", c_void_p), ("labels_path", c_char_p)]
 
 
 class Dataset(ctypes.Structure):  # drift_dataset (drift/data.h)
