@@ -188,6 +188,7 @@ static void usage(void)
            "SIGINT/SIGTERM: the running cell checkpoints, its lock is released, exit 130/143.\n\n"
            "options:\n"
            "  --out DIR          study directory (default runs/<plan name>)\n"
+           "  --threads T        threads of every cell's processes (default 0: all cores, or OMP_NUM_THREADS)\n"
            "  --list             print the cells, their state and options; run nothing\n"
            "  --report           only aggregate the results there are\n"
            "  --retry-failed     run cells recorded as failed again\n"
@@ -388,7 +389,17 @@ int cmd_study(int argc, char **argv)
         else if (!strcmp(s, "--retry-failed")) retry = 1;
         else if (!strcmp(s, "--keep-samples")) keep = 1;
         else if (!strcmp(s, "--quiet")) quiet = 1;
-        else if ((!strcmp(s, "--out") || !strcmp(s, "--max-cells")) && a + 1 < argc) {
+        else if (!strcmp(s, "--threads") && a + 1 < argc) {
+            /* the global option: the cells' processes inherit it through OMP_NUM_THREADS */
+            char *end;
+            long v = strtol(argv[++a], &end, 10);
+            if (*end || v < 0 || v > 4096) {
+                fprintf(stderr, "drift study: --threads needs a count >= 0 (0: all cores)\n");
+                return 2;
+            }
+            if (v > 0) setenv("OMP_NUM_THREADS", argv[a], 1);
+            else unsetenv("OMP_NUM_THREADS");
+        } else if ((!strcmp(s, "--out") || !strcmp(s, "--max-cells")) && a + 1 < argc) {
             if (!strcmp(s, "--out")) out = argv[++a];
             else {
                 char *end;

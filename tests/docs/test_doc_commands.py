@@ -11,9 +11,11 @@ span that starts with `drift ` and gives at least one option. Each one is run
 - and, for the commands in REAL below (cheap ones whose output the docs describe), for real in a
   scratch directory.
 
-Commands that are not meant to run as written (placeholders such as CKPT, FILE, N, a pattern
-with `...`) are skipped when they hold an upper-case placeholder word as a value; SKIP lists the
-rest, each with its reason. The test fails if a command fails, and also if it finds fewer commands
+Commands continued with a trailing backslash are joined. Patterns are left out: commands of a shell
+loop (`$d`), and commands whose dry run fails on a placeholder value (CKPT, N, `...`; an inline
+mention with a placeholder, `drift train --eval-every K`, whatever its failure) — a command
+with placeholders that parses (X.npy as a file name) is still checked; SKIP lists the rest, each
+with its reason. The test fails if a command fails, and also if it finds fewer commands
 than it should (the extraction itself must not silently break)."""
 import glob
 import os
@@ -22,7 +24,11 @@ import shlex
 import shutil
 import subprocess
 import sys
+import struct
 import tempfile
+import zlib
+
+import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from pychecks import Checks  # noqa: E402
@@ -52,12 +58,18 @@ def commands():
     files = [os.path.join(SRC, "README.md")] + sorted(glob.glob(os.path.join(SRC, "docs", "*.md")))
     for path in files:
         fence = False
+        held = ""
         with open(path, encoding="utf-8") as f:
             for n, line in enumerate(f, 1):
                 if line.lstrip().startswith("```"):
                     fence = not fence
+                    held = ""
                     continue
                 if fence:
+                    if line.rstrip().endswith("\\"):  # a command continued on the next line
+                        held += line.rstrip()[:-1] + " "
+                        continue
+                    line, held = held + line, ""
                     cmd = line.split(" #")[0].strip()
                     if re.match(r"^(?:mpirun\b.*?\s)?(?:build/)?drift\s", cmd):
                         out.append((os.path.relpath(path, SRC), n, cmd, False))
@@ -114,6 +126,49 @@ def provide_runs(args):
             shutil.copytree(proto, d)
 
 
+def write_png(path, img):
+    """An 8-bit gray PNG (for stand-in PNG folders)."""
+    h, w = img.shape
+    raw = b"".join(b"\0" + bytes(img[y].astype(np.uint8)) for y in range(h))
+
+    def chunk(kind, data):
+        c = kind + data
+        return struct.pack(">I", len(data)) + c + struct.pack(">I", zlib.crc32(c) & 0xFFFFFFFF)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) +
+                chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def provide_data(args):
+    """Stand-ins for the user's own data the docs name (--data my.npy, an IDX file, a PNG folder,
+    --labels, --ref): tiny random 28x28 images in 2 classes, so that the dry run can read the
+    shape that chooses the recipe."""
+    rng = np.random.default_rng(0)
+    for i in range(len(args) - 1):
+        if args[i] not in ("--data", "--labels", "--ref", "--ref-labels"):
+            continue
+        v = args[i + 1]
+        dst = os.path.join(scratch.name, v)
+        if os.path.exists(dst) or (args[i] == "--data" and "." not in v and "/" not in v and "ubyte" not in v):
+            continue
+        os.makedirs(os.path.dirname(dst.rstrip("/")) or ".", exist_ok=True)
+        labels = args[i] in ("--labels", "--ref-labels")
+        if v.endswith("/"):
+            for c in range(2):
+                os.makedirs(os.path.join(dst, str(c)), exist_ok=True)
+                for k in range(16):
+                    write_png(os.path.join(dst, str(c), f"{k}.png"), rng.integers(0, 256, (28, 28)))
+        elif v.endswith(".npy"):
+            np.save(dst, (np.arange(64) % 2).astype(np.int64) if labels else
+                    rng.random((64, 28, 28), dtype=np.float32))
+        elif "ubyte" in v:
+            with open(dst, "wb") as f:
+                if labels or "labels" in v:
+                    f.write(struct.pack(">II", 0x801, 64) + bytes(np.arange(64) % 2))
+                else:
+                    f.write(struct.pack(">IIII", 0x803, 64, 28, 28) + bytes(rng.integers(0, 256, 64 * 784).astype(np.uint8)))
+
+
 found = commands()
 t.check(len(found) >= 60, f"found {len(found)} drift commands in README.md and docs/*.md (expected 60 or more)")
 ran = dry = skipped = 0
@@ -129,13 +184,18 @@ for path, n, cmd, inline in found:
     if inline and len(args) == 2 and args[1].startswith("--") and "=" not in args[1]:
         skipped += 1  # an inline mention of an option (`drift sample --ckpt`), not a command
         continue
-    values = [a for i, a in enumerate(args) if i > 0 and not a.startswith("-")]
-    if any(PLACEHOLDER.match(v) for v in values) or any(PLACEHOLDER.match(a) for a in args[:1]):
+    if any("$" in a for a in args):  # a shell loop's variable: the command is a pattern
         skipped += 1
         continue
+    values = [a for i, a in enumerate(args) if i > 0 and not a.startswith("-")]
+    holders = [v for v in values if PLACEHOLDER.match(v)]
     env = dict(os.environ, DRIFT_DRY_RUN="1")
     provide_runs(args)
+    provide_data(args)
     r = subprocess.run([BIN, *args], capture_output=True, text=True, cwd=scratch.name, env=env, timeout=120)
+    if r.returncode != 0 and holders and (inline or any(f"'{h}'" in r.stderr or h in r.stderr for h in holders)):
+        skipped += 1  # a placeholder (CKPT, N, ...) where a real value is needed: a pattern, not a command
+        continue
     dry += 1
     t.check(r.returncode == 0, f"{where}\n    dry run: exit {r.returncode}: {r.stderr.strip()[-400:]}")
     extra = REAL.get(tuple(args[:1]))
