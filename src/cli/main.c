@@ -31,7 +31,9 @@ static void usage(FILE *f)
                "usage: drift <command> [options]    (drift <command> --help for details)\n\n"
                "commands:\n", DRIFT_VERSION_STRING);
     for (const subcommand *c = subcommands; c->name; c++) fprintf(f, "  %-12s %s\n", c->name, c->summary);
-    fprintf(f, "\nEnvironment: OMP_NUM_THREADS sets the thread count (default: all cores).\n");
+    fprintf(f, "\nEvery command takes --threads T (0: all cores; or OMP_NUM_THREADS). On/off options are 0|1\n"
+               "(a bare --name means 1). On a busy machine drift sets OMP_WAIT_POLICY=passive and says so\n"
+               "(drift info). DRIFT_DRY_RUN=1: a command checks its options and does nothing.\n");
 }
 
 static int run_command(int argc, char **argv)
