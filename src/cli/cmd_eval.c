@@ -291,7 +291,7 @@ int cmd_eval(int argc, char **argv)
     }
     if (!ref_path && (ref.h <= 0 || !ref.labels)) {
         fprintf(stderr, "drift eval: %s is neither an image dataset with labels (mnist, "
-                        "fashion-mnist) nor a toy\n", data);
+                        "fashion-mnist) nor a toy; for your own reference images give --ref %s\n", data, data);
         drift_dataset_free(&ref);
         return 2;
     }

@@ -155,6 +155,8 @@ with tempfile.TemporaryDirectory() as tmp:
             f"eval --ref without labels: the reference against itself scores FID 0: {r.stderr[-800:]} {d}")
     r = drift("eval", "--samples", j("s.npy"), "--labels", j("s_labels.npy"), "--ref", j("ref.npy"), env=env)
     t.check(r.returncode == 2 and "--ref-labels" in r.stderr, f"--labels needs a labelled reference: {r.stderr}")
+    r = drift("eval", "--samples", j("s.npy"), "--data", j("ref.npy"), env=env)
+    t.check(r.returncode == 2 and "--ref " + j("ref.npy") in r.stderr, f"--data FILE points to --ref: {r.stderr}")
     r = drift("eval", "--samples", j("s.npy"), "--ref", j("ref.npy"), "--data", "mnist", env=env)
     t.check(r.returncode == 2 and "not both" in r.stderr, f"--ref with --data refused: {r.stderr}")
     r = drift("eval", "--samples", j("s.npy"), "--ref", j("g.npy"), env=env)
