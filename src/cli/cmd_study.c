@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -171,7 +172,7 @@ static void arg(args *a, const char *s)
 static void usage(void)
 {
     printf("usage: drift study PLAN.json [--out DIR] [--list] [--report] [--retry-failed] [--keep-samples]\n"
-           "                             [--max-cells N] [--quiet]\n\n"
+           "                             [--max-cells N] [--cells PATTERN]... [--quiet]\n\n"
            "Runs every cell of a plan — a base drift train configuration and axes to vary, their full\n"
            "cross product plus explicit cells (docs/STUDY.md) — as an ordinary drift train run in\n"
            "DIR/<cell>/run, then drift sample (the plan's eval.n samples, default 10000) and drift eval\n"
@@ -194,6 +195,8 @@ static void usage(void)
            "  --retry-failed     run cells recorded as failed again\n"
            "  --keep-samples     keep each cell's samples.npy (default: only row.npy, the figure's row)\n"
            "  --max-cells N      run at most N cells in this invocation, then aggregate\n"
+           "  --cells PATTERN    run only cells whose name matches this shell pattern (repeatable),\n"
+           "                     e.g. --cells 'seed=1,*' or --cells '*variant=sharp*'\n"
            "  --quiet            no progress line or per-cell notes\n"
            "  --help             show this help\n");
 }
@@ -363,6 +366,14 @@ static int run_cell(const drift_study_plan *plan, int i, const char *exe, const 
     return 0;
 }
 
+/* Whether a cell is among those --cells asked for (shell patterns on its name; none: all). */
+static int selected(const char *name, const char *const *only, int n_only)
+{
+    for (int k = 0; k < n_only; k++)
+        if (!fnmatch(only[k], name, 0)) return 1;
+    return n_only == 0;
+}
+
 /* Steps a cell still has to train (its checkpointed run's logged steps count as done). */
 static int64_t cell_steps_left(const drift_study_plan *plan, int i)
 {
@@ -376,7 +387,8 @@ static int64_t cell_steps_left(const drift_study_plan *plan, int i)
 
 int cmd_study(int argc, char **argv)
 {
-    const char *plan_path = NULL, *out = NULL;
+    const char *plan_path = NULL, *out = NULL, *only[64];
+    int n_only = 0;
     int list = 0, report = 0, retry = 0, keep = 0, quiet = 0, max_cells = -1;
     for (int a = 1; a < argc; a++) {
         const char *s = argv[a];
@@ -399,6 +411,12 @@ int cmd_study(int argc, char **argv)
             }
             if (v > 0) setenv("OMP_NUM_THREADS", argv[a], 1);
             else unsetenv("OMP_NUM_THREADS");
+        } else if (!strcmp(s, "--cells") && a + 1 < argc) {
+            if (n_only == 64) {
+                fprintf(stderr, "drift study: at most 64 --cells patterns\n");
+                return 2;
+            }
+            only[n_only++] = argv[++a];
         } else if ((!strcmp(s, "--out") || !strcmp(s, "--max-cells")) && a + 1 < argc) {
             if (!strcmp(s, "--out")) out = argv[++a];
             else {
@@ -448,6 +466,7 @@ int cmd_study(int argc, char **argv)
     if (list) {
         for (int i = 0; i < plan->n_cells; i++) {
             const drift_study_cell *c = &plan->cells[i];
+            if (!selected(c->name, only, n_only)) continue;
             drift_study_state s = drift_study_cell_state(plan, i);
             printf("%-8s %s  steps %lld:", s == DRIFT_STUDY_DONE && drift_study_cell_failed(plan, i) ? "failed" : state_name(s),
                    c->name, (long long)c->cfg.steps);
@@ -484,6 +503,7 @@ int cmd_study(int argc, char **argv)
         for (int i = 0; i < plan->n_cells; i++) {
             drift_study_state s = drift_study_cell_state(plan, i);
             if (s == DRIFT_STUDY_DONE && !(retry && drift_study_cell_failed(plan, i))) continue;
+            if (!selected(plan->cells[i].name, only, n_only)) continue;
             if (max_cells < 0 || n_todo < max_cells) pg.total_steps += cell_steps_left(plan, i);
             n_todo++;
         }
@@ -498,6 +518,7 @@ int cmd_study(int argc, char **argv)
         int ran = 0, held = 0, failed = 0;
         for (int i = 0; i < plan->n_cells && !stop_signal; i++) {
             if (max_cells >= 0 && ran >= max_cells) break;
+            if (!selected(plan->cells[i].name, only, n_only)) continue;
             drift_study_state s = drift_study_cell_state(plan, i);
             if (s == DRIFT_STUDY_DONE && !(retry && drift_study_cell_failed(plan, i))) continue;
             char holder[300];

@@ -86,6 +86,9 @@ with tempfile.TemporaryDirectory() as tmp:
     check([open(os.path.join(d, c, "log.txt")).read() for c in cells] == logs, "rerun ran nothing")
     r = drift("study", plan, "--out", d, "--list")
     check(r.returncode == 0 and r.stdout.count("done ") == 2, f"--list: {r.stdout}")
+    r = drift("study", plan, "--out", d, "--list", "--cells", "seed=1,*")
+    check(r.returncode == 0 and r.stdout.splitlines() == [l for l in r.stdout.splitlines() if "seed=1,family=deng" in l]
+          and r.stdout.count("\n") == 1, f"--list --cells: {r.stdout}")
     # a changed plan is refused for the same directory
     write_plan(os.path.join(tmp, "changed.json"),
                {"name": "t", "base": dict(BASE, lr=0.01), "axes": {"seed": [0, 1], "family": ["deng"]}})
@@ -115,8 +118,9 @@ with tempfile.TemporaryDirectory() as tmp:
         f.write(f"{socket.gethostname()} {dead.pid} 0\n")
     r = drift("study", plan2, "--out", d2, "--list")
     check("partial  cell=sharp" in r.stdout, f"--list shows the partial cell: {r.stdout}")
-    r = drift("study", plan2, "--out", d2)
-    check(r.returncode == 0, f"study with a partial cell: {r.stderr}")
+    r = drift("study", plan2, "--out", d2, "--cells", "cell=sh*")  # only the partial cell
+    check(r.returncode == 0 and "(1 to run)" in r.stderr, f"study with a partial cell: {r.stderr}")
+    check(not os.path.exists(os.path.join(d2, "cell=deng", "result.json")), "--cells left the other cell alone")
     check("resuming from its checkpoint (step 10)" in r.stderr, f"resumed: {r.stderr}")
     log = open(os.path.join(d2, "cell=sharp", "log.txt")).read()
     check("--resume" in log and f"--steps {STEPS}" in log, f"log names the resume: {log}")
