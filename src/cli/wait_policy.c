@@ -46,8 +46,9 @@ void cli_wait_restart(char **argv)
 {
     execv("/proc/self/exe", argv);
     execvp(argv[0], argv);
-    /* still here: run on with OpenMP's default wait policy */
+    /* still here: run on with OpenMP's default wait policy (and say nothing else about it) */
     unsetenv("DRIFT_WAIT_CHOSEN");
+    unsetenv("OMP_WAIT_POLICY");
 }
 
 void cli_wait_banner(FILE *f)
