@@ -119,7 +119,7 @@ def flow(target, spec, n, seed, h, out, quick):
     args = [DRIFT, "particles", "--dim", str(target.d), "--target", spec, "--init", "gaussian", "--n", str(n),
             "--seed", str(seed), "--h", str(h), "--time", "4" if quick else "10", "--json", "--save", out]
     if target.rows is not None:
-        args += ["--n-target", str(min(len(target.rows), 4096))]
+        args += ["--n-target", str(len(target.rows))]  # the positives are all the data: p exactly
     r = subprocess.run(args, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"conditions: {' '.join(args)} failed: {r.stderr.strip()}")
