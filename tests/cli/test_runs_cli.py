@@ -185,4 +185,21 @@ with tempfile.TemporaryDirectory() as tmp:
     t.check(r.returncode == 0 and os.path.exists(png) and "--out is deprecated; it is now --png" in r.stderr,
             f"curl's old spellings still work, with a note: {r.stderr}")
 
+# the wait policy: drift's choice (forced here with DRIFT_WAIT_POLICY, as a busy machine would make
+# it) takes effect through a restart and is reported; one the user set is kept and reported as theirs
+def info_json(**env):
+    e = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "DRIFT_WAIT_POLICY", "DRIFT_WAIT_CHOSEN")}
+    e.update(env)
+    r = subprocess.run([os.path.abspath(BIN), "info", "--probe-seconds", "0", "--json"], capture_output=True,
+                       text=True, env=e)
+    return json.loads(r.stdout) if r.returncode == 0 else {}
+
+
+j = info_json(DRIFT_WAIT_POLICY="passive")
+t.check(j.get("omp_wait_policy") == "passive" and j.get("omp_wait_policy_chosen_by_drift") == "DRIFT_WAIT_POLICY=passive",
+        f"drift chooses passive (restart): {j.get('omp_wait_policy')} {j.get('omp_wait_policy_chosen_by_drift')}")
+j = info_json(OMP_WAIT_POLICY="active", DRIFT_WAIT_POLICY="passive")
+t.check(j.get("omp_wait_policy") == "active" and j.get("omp_wait_policy_chosen_by_drift") is None,
+        f"the user's policy is kept: {j.get('omp_wait_policy')} {j.get('omp_wait_policy_chosen_by_drift')}")
+
 sys.exit(t.summary())
