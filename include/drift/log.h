@@ -38,6 +38,9 @@ int drift_jsonl_bool(drift_jsonl *l, const char *key, int v);
 drift_jsonw *drift_jsonl_writer(drift_jsonl *l);
 /* Closes the object and appends it with a newline. */
 int drift_jsonl_end(drift_jsonl *l);
+/* Drops the record begun (nothing is written): a caller whose record failed half-way. No-op
+ * outside a record. */
+void drift_jsonl_discard(drift_jsonl *l);
 /* fsync: a durability point (e.g. next to a checkpoint). */
 int drift_jsonl_flush(drift_jsonl *l);
 /* Closes; a record begun but not ended is dropped and reported (DRIFT_EINVAL). */

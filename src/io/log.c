@@ -123,6 +123,13 @@ int drift_jsonl_end(drift_jsonl *l)
     return DRIFT_OK;
 }
 
+void drift_jsonl_discard(drift_jsonl *l)
+{
+    if (!l) return;
+    l->open_record = 0;
+    drift_jsonw_reset(&l->w);
+}
+
 int drift_jsonl_flush(drift_jsonl *l)
 {
     if (fsync(l->fd) != 0 && errno != EINVAL) /* EINVAL: a pipe or special file */

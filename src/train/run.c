@@ -14,6 +14,7 @@
 #include "drift/eval.h"
 #include "drift/image.h"
 #include "drift/json.h"
+#include "drift/log.h"
 #include "drift/models.h"
 #include "drift/plot.h"
 #include "drift/train.h"
@@ -33,7 +34,7 @@ void drift_trainer_set_reporter(drift_trainer *t, drift_train_reporter fn, void 
 
 void trainer_outputs_free(drift_trainer *t)
 {
-    if (t->metrics) fclose(t->metrics);
+    drift_jsonl_close(t->metrics);
     t->metrics = NULL;
     free(t->hist);
     t->hist = NULL;
@@ -366,55 +367,45 @@ static int log_line(drift_trainer *t, const drift_step_info *info, double steps_
                     size_t note_size, double *score)
 {
     *score = NAN;
-    drift_jsonw w;
-    drift_jsonw_init(&w);
-    w.double_digits = 9; /* float32 values round-trip (docs/FORMATS.md) */
-    drift_jsonw_begin_object(&w);
-    drift_jsonw_key(&w, "step"); drift_jsonw_int(&w, t->step);
-    drift_jsonw_key(&w, "loss"); drift_jsonw_double(&w, info->stats.loss);
-    drift_jsonw_key(&w, "v_rms"); drift_jsonw_double(&w, info->stats.v_rms);
-    drift_jsonw_key(&w, "tau_rms");
-    drift_jsonw_begin_array(&w);
-    for (int k = 0; k < t->cfg.field.n_tau; k++) drift_jsonw_double(&w, info->stats.tau_rms[k]);
-    drift_jsonw_end_array(&w);
-    drift_jsonw_key(&w, "feature_scale"); drift_jsonw_double(&w, info->stats.feature_scale);
-    drift_jsonw_key(&w, "diversity"); drift_jsonw_double(&w, info->stats.diversity);
-    drift_jsonw_key(&w, "dup_frac"); drift_jsonw_double(&w, info->stats.dup_frac);
-    drift_jsonw_key(&w, "grad_norm"); drift_jsonw_double(&w, info->grad_norm);
-    drift_jsonw_key(&w, "lr"); drift_jsonw_double(&w, info->lr);
-    drift_jsonw_key(&w, "steps_per_s"); drift_jsonw_double(&w, steps_per_s);
+    /* the line goes out in one write(2) on the O_APPEND descriptor (drift_jsonl_end): readers
+     * never see half a line; doubles with 9 digits, so float32 values round-trip */
+    int st = drift_jsonl_begin(t->metrics);
+    if (st) return st;
+    drift_jsonw *w = drift_jsonl_writer(t->metrics);
+    drift_jsonw_key(w, "step"); drift_jsonw_int(w, t->step);
+    drift_jsonw_key(w, "loss"); drift_jsonw_double(w, info->stats.loss);
+    drift_jsonw_key(w, "v_rms"); drift_jsonw_double(w, info->stats.v_rms);
+    drift_jsonw_key(w, "tau_rms");
+    drift_jsonw_begin_array(w);
+    for (int k = 0; k < t->cfg.field.n_tau; k++) drift_jsonw_double(w, info->stats.tau_rms[k]);
+    drift_jsonw_end_array(w);
+    drift_jsonw_key(w, "feature_scale"); drift_jsonw_double(w, info->stats.feature_scale);
+    drift_jsonw_key(w, "diversity"); drift_jsonw_double(w, info->stats.diversity);
+    drift_jsonw_key(w, "dup_frac"); drift_jsonw_double(w, info->stats.dup_frac);
+    drift_jsonw_key(w, "grad_norm"); drift_jsonw_double(w, info->grad_norm);
+    drift_jsonw_key(w, "lr"); drift_jsonw_double(w, info->lr);
+    drift_jsonw_key(w, "steps_per_s"); drift_jsonw_double(w, steps_per_s);
     if (t->features_on && t->encoder) { /* each feature key's loss (each near the number of temperatures) */
-        drift_jsonw_key(&w, "key_loss");
-        drift_jsonw_begin_object(&w);
+        drift_jsonw_key(w, "key_loss");
+        drift_jsonw_begin_object(w);
         for (int k = 0; k < t->fcfg.n_keys; k++) {
-            drift_jsonw_key(&w, t->keys[k].name);
-            drift_jsonw_double(&w, t->key_stats[k].loss);
+            drift_jsonw_key(w, t->keys[k].name);
+            drift_jsonw_double(w, t->key_stats[k].loss);
         }
-        drift_jsonw_end_object(&w);
+        drift_jsonw_end_object(w);
     }
-    drift_jsonw_key(&w, "step_seconds"); drift_jsonw_double(&w, info->seconds);
-    drift_jsonw_key(&w, "loss_seconds"); drift_jsonw_double(&w, info->loss_seconds);
+    drift_jsonw_key(w, "step_seconds"); drift_jsonw_double(w, info->seconds);
+    drift_jsonw_key(w, "loss_seconds"); drift_jsonw_double(w, info->loss_seconds);
     double fid = NAN;
-    int st = DRIFT_OK;
     if (do_eval) {
         t->eval_info = info;
-        st = evaluate(t, &w, &fid, score, eval_note, note_size);
+        st = evaluate(t, w, &fid, score, eval_note, note_size);
         t->eval_info = NULL;
     }
-    drift_jsonw_end_object(&w);
-    if (!st) st = drift_jsonw_status(&w);
-    if (!st) { /* one write(2) per line on the O_APPEND descriptor: readers never see half a line */
-        char *line = malloc(w.len + 1);
-        if (!line) st = drift_error(DRIFT_ENOMEM, "out of memory");
-        if (!st) {
-            memcpy(line, w.buf, w.len);
-            line[w.len] = '\n';
-            if (fflush(t->metrics) != 0 || write(fileno(t->metrics), line, w.len + 1) != (ssize_t)(w.len + 1))
-                st = drift_error(DRIFT_EIO, "cannot append to metrics.jsonl");
-        }
-        free(line);
-    }
-    drift_jsonw_free(&w);
+    if (st)
+        drift_jsonl_discard(t->metrics);
+    else
+        st = drift_jsonl_end(t->metrics);
     double row[H_COLS] = {(double)t->step, info->stats.loss, info->stats.v_rms, info->stats.diversity, fid};
     if (!st) st = append_history(t, row);
     return st;
@@ -515,19 +506,6 @@ static int write_config_json(const drift_train_config *cfg)
     return st;
 }
 
-/* metrics.jsonl for appending (O_APPEND) or from scratch (O_TRUNC); never through a symlink. */
-static int open_metrics(const char *path, int flags, FILE **f)
-{
-    int fd;
-    int st = drift_open_output_stream(path, flags, &fd);
-    if (st) return st;
-    if (!(*f = fdopen(fd, "a"))) {
-        close(fd);
-        return drift_error(DRIFT_EIO, "cannot write %s", path);
-    }
-    return DRIFT_OK;
-}
-
 /* A stop request: this process's flag alone; with several ranks, any rank's flag as summed in
  * the last step (every rank then stops after the same step). */
 static int stop_requested(const drift_trainer *t)
@@ -563,7 +541,8 @@ int drift_trainer_run(drift_trainer *t)
     st = t->step > 0 && writer ? keep_metrics_until(path, t->step, &best) : DRIFT_OK;
     if (access(best_path, F_OK)) best = INFINITY;
     if (!st && writer) st = write_config_json(cfg);
-    if (!st && writer) st = open_metrics(path, t->step > 0 ? O_APPEND : O_TRUNC, &t->metrics);
+    /* appended to on a resume, from scratch otherwise; never through a symlink */
+    if (!st && writer) st = drift_jsonl_open(&t->metrics, path, t->step == 0);
     if (st) {
         drift_dir_unlock(lock_fd);
         return st;
@@ -629,7 +608,7 @@ int drift_trainer_run(drift_trainer *t)
         }
     }
     if (st == DRIFT_OK && t->n_hist) st = write_plots(t);
-    if (t->metrics) fclose(t->metrics);
+    if (t->metrics && drift_jsonl_close(t->metrics) && st == DRIFT_OK) st = DRIFT_EIO;
     t->metrics = NULL;
     if (lock_fd >= 0) drift_dir_unlock(lock_fd);
     return st;

@@ -57,7 +57,7 @@ struct drift_trainer {
     struct drift_model *sampler;   /* a second model holding the EMA weights, for grids and evals */
     struct drift_evaluator *evaluator;
     const drift_step_info *eval_info; /* the step being evaluated, for the evaluator's log lines */
-    FILE *metrics;
+    struct drift_jsonl *metrics;   /* metrics.jsonl (drift/log.h): one write(2) per line */
     int64_t n_hist, cap_hist;
     double *hist;                  /* logged (step, loss, v_rms, diversity) rows for the plots */
 };
