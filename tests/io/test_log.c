@@ -44,6 +44,12 @@ static void test_jsonl(void)
     CHECK_OK(drift_jsonl_begin(l));
     CHECK_OK(drift_jsonl_int(l, "step", 99));
     CHECK_OK(drift_jsonl_end(l));
+    /* a discarded record writes nothing, and the writer is ready for the next one */
+    CHECK_OK(drift_jsonl_begin(l));
+    CHECK_OK(drift_jsonl_int(l, "step", 1000));
+    drift_jsonl_discard(l);
+    CHECK(drift_jsonl_writer(l) == NULL);
+    drift_jsonl_discard(l); /* outside a record: nothing */
     CHECK_OK(drift_jsonl_begin(l));
     CHECK(drift_jsonl_close(l) == DRIFT_EINVAL); /* unfinished record */
 
