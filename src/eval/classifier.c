@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "drift/core.h"
+#include "io/atomic.h"
 #include "drift/data.h"
 #include "drift/eval.h"
 #include "drift/models.h"
@@ -315,33 +316,11 @@ done:
     return st;
 }
 
-/* mkdir -p of the directory part of path. */
-static int make_parent_dirs(const char *path)
-{
-    char dir[4096];
-    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
-        return drift_error(DRIFT_EINVAL, "path too long: %s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir) return DRIFT_OK;
-    *slash = '\0';
-    for (char *p = dir + 1; ; p++) {
-        if (*p == '/' || *p == '\0') {
-            char keep = *p;
-            *p = '\0';
-            if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-                return drift_error(DRIFT_EIO, "cannot create directory %s: %s", dir, strerror(errno));
-            *p = keep;
-            if (!keep) break;
-        }
-    }
-    return DRIFT_OK;
-}
-
 int drift_classifier_save(const drift_classifier *c, const char *path)
 {
     if (!c || !c->model || !path) return drift_error(DRIFT_EINVAL, "classifier save: NULL argument");
     const drift_model *m = c->model;
-    int st = make_parent_dirs(path);
+    int st = drift_mkdir_parents(path);
     if (st) return st;
     drift_st_tensor *t = drift_alloc((size_t)m->n_tensors, sizeof *t);
     if (!t) return DRIFT_ENOMEM;

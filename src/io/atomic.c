@@ -414,3 +414,33 @@ void drift_dir_unlock(int fd)
 {
     if (fd >= 0) close(fd);
 }
+
+int drift_mkdir_p(const char *dir)
+{
+    char tmp[4096];
+    if (!dir || !*dir) return drift_error(DRIFT_EINVAL, "mkdir: empty directory name");
+    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp) return drift_error(DRIFT_EINVAL, "path too long: %s", dir);
+    for (char *p = tmp + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        const char keep = *p;
+        *p = '\0';
+        struct stat sb;
+        if (mkdir(tmp, 0777) != 0 && (errno != EEXIST || stat(tmp, &sb) != 0 || !S_ISDIR(sb.st_mode)))
+            return drift_error(DRIFT_EIO, "cannot create directory %s: %s", tmp,
+                               errno == EEXIST ? "a file of that name is in the way" : strerror(errno));
+        *p = keep;
+        if (!keep) break;
+    }
+    return DRIFT_OK;
+}
+
+int drift_mkdir_parents(const char *path)
+{
+    char dir[4096];
+    if (!path || snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+        return drift_error(DRIFT_EINVAL, "path too long or empty: %s", path ? path : "(null)");
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return DRIFT_OK;
+    *slash = '\0';
+    return drift_mkdir_p(dir);
+}

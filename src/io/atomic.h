@@ -64,4 +64,11 @@ int drift_open_output_stream(const char *path, int flags, int *fd);
 int drift_dir_lock(const char *dir, const char *what, int *fd);
 void drift_dir_unlock(int fd);
 
+/* mkdir -p: dir and every missing parent (0777 & ~umask). DRIFT_EIO naming the first directory
+ * that could not be made (an existing non-directory in the way included). */
+int drift_mkdir_p(const char *dir);
+/* mkdir -p of the directory part of a file's path ("a/b/c.bin" makes a/b); nothing for a bare
+ * name. */
+int drift_mkdir_parents(const char *path);
+
 #endif

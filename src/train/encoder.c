@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "drift/core.h"
+#include "io/atomic.h"
 #include "drift/data.h"
 #include "drift/encoder.h"
 #include "drift/eval.h"
@@ -571,35 +572,13 @@ int drift_encoder_train(const drift_encoder_opts *o, drift_encoder **out)
 /* ---------------------------------------------------------------------------------------- */
 /* files                                                                                      */
 
-/* mkdir -p of the directory part of path */
-static int make_parent_dirs(const char *path)
-{
-    char dir[4096];
-    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
-        return drift_error(DRIFT_EINVAL, "path too long: %s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir) return DRIFT_OK;
-    *slash = '\0';
-    for (char *p = dir + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char keep = *p;
-            *p = '\0';
-            if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-                return drift_error(DRIFT_EIO, "cannot create directory %s: %s", dir, strerror(errno));
-            *p = keep;
-            if (!keep) break;
-        }
-    }
-    return DRIFT_OK;
-}
-
 int drift_encoder_save(const drift_encoder *e, const char *path)
 {
     if (!e || !e->model || !path) return drift_error(DRIFT_EINVAL, "encoder save: NULL argument");
     const drift_model *m = e->model;
     meta_values mv;
     int st = fill_meta(e, &mv);
-    if (!st) st = make_parent_dirs(path);
+    if (!st) st = drift_mkdir_parents(path);
     if (st) return st;
     char hash[40];
     content_hash(mv.v, m, hash, sizeof hash);

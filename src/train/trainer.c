@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "drift/core.h"
+#include "io/atomic.h"
 #include "drift/data.h"
 #include "drift/encoder.h"
 #include "drift/error.h"
@@ -72,21 +73,6 @@ static int build_model_config(const drift_train_config *cfg, const drift_dataset
     mc->noise_dim = mc->kind == DRIFT_MODEL_DIT ? 0 : cfg->noise_dim; /* dit: derived */
     mc->n_classes = cfg->conditional ? n_classes : 0;
     mc->use_alpha = cfg->alpha_max > 1.0;
-    return DRIFT_OK;
-}
-
-static int mkdir_p(const char *dir)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(tmp, 0777);
-            *p = '/';
-        }
-    if (mkdir(tmp, 0777) && errno != EEXIST)
-        return drift_error(DRIFT_EIO, "cannot create the run directory %s", dir);
     return DRIFT_OK;
 }
 
@@ -258,7 +244,7 @@ int drift_trainer_create(const drift_train_config *cfg_in, const char *resume_pa
         st = drift_error(DRIFT_ENOMEM, "out of memory allocating the training buffers");
         goto fail;
     }
-    if ((st = mkdir_p(cfg->out))) goto fail;
+    if ((st = drift_mkdir_p(cfg->out))) goto fail;
     t->features_on = strcmp(cfg->features, "none") != 0;
     drift_trainer_set_comm(t, NULL);
     drift_checkpoint_free(&ck);

@@ -278,6 +278,37 @@ static void test_dir_lock(void)
     CHECK(has(victim, "precious"));
 }
 
+/* mkdir -p, for a directory and for a file's parents: nested levels made, existing ones
+ * accepted, a file in the way refused with its name */
+static void test_mkdir_p(void)
+{
+    char base[] = "/tmp/drift_mkdir_XXXXXX";
+    CHECK(mkdtemp(base) != NULL);
+    char path[256], file[256];
+    snprintf(path, sizeof path, "%s/a/b/c", base);
+    CHECK_OK(drift_mkdir_p(path));
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode));
+    CHECK_OK(drift_mkdir_p(path)); /* again: nothing to do */
+    snprintf(file, sizeof file, "%s/x/y/model.safetensors", base);
+    CHECK_OK(drift_mkdir_parents(file));
+    snprintf(path, sizeof path, "%s/x/y", base);
+    CHECK(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode));
+    CHECK(stat(file, &sb) != 0); /* the file itself is not made */
+    CHECK_OK(drift_mkdir_parents("bare-name.bin"));
+    snprintf(file, sizeof file, "%s/plain", base);
+    int fd = open(file, O_CREAT | O_WRONLY, 0644);
+    CHECK(fd >= 0);
+    close(fd);
+    snprintf(path, sizeof path, "%s/plain/sub", base);
+    CHECK(drift_mkdir_p(path) == DRIFT_EIO);
+    CHECK(strstr(drift_last_error(), "plain") && strstr(drift_last_error(), "in the way"));
+    CHECK(drift_mkdir_p("") == DRIFT_EINVAL);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", base);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/drift_test_atomic_XXXXXX");
@@ -292,6 +323,7 @@ int main(void)
     RUN(test_inputs_never_block);
     RUN(test_streams_refuse_symlinks);
     RUN(test_dir_lock);
+    RUN(test_mkdir_p);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd)) {}
