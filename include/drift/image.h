@@ -61,6 +61,17 @@ void drift_canvas_line(drift_canvas *c, int x0, int y0, int x1, int y1, drift_rg
 /* Filled disc of radius r (r = 0: one pixel). */
 void drift_canvas_dot(drift_canvas *c, int cx, int cy, int r, drift_rgb col);
 void drift_canvas_circle(drift_canvas *c, int cx, int cy, int r, drift_rgb col);
+/* Scatter plots of 2-D points (x = pts[i*stride], y = pts[i*stride + 1]): the data box v is
+ * mapped onto the pixel rectangle (px, py, pw, ph) with y up; a point outside v is skipped. */
+typedef struct drift_view {
+    double x0, y0, x1, y1;
+} drift_view;
+/* The square box centred on the points' bounding box, its side the larger extent times
+ * (1 + margin) (a tiny positive side when all points coincide; n = 0: the unit box). */
+void drift_view_fit(drift_view *v, const float *pts, int64_t n, int64_t stride, double margin);
+/* Dots of radius r (0: one pixel) at the points. */
+void drift_canvas_scatter(drift_canvas *c, int px, int py, int pw, int ph, const drift_view *v, const float *pts,
+                          int64_t n, int64_t stride, int r, drift_rgb col);
 /* Line with a two-stroke head of length `head` pixels at (x1, y1). */
 void drift_canvas_arrow(drift_canvas *c, double x0, double y0, double x1, double y1,
                         double head, drift_rgb col);

@@ -228,15 +228,11 @@ int cmd_sample(int argc, char **argv)
             drift_canvas cv;
             int W = 512;
             if (drift_canvas_init(&cv, W, W, (drift_rgb){255, 255, 255})) rc = cli_fail("sample", "grid");
-            float lo = 1e30f, hi = -1e30f;
-            for (int i = 0; !rc && i < 2 * n; i++) {
-                lo = x[i] < lo ? x[i] : lo;
-                hi = x[i] > hi ? x[i] : hi;
+            if (!rc) {
+                drift_view v;
+                drift_view_fit(&v, x, n, 2, 0.1);
+                drift_canvas_scatter(&cv, 0, 0, W - 1, W - 1, &v, x, n, 2, 1, (drift_rgb){214, 39, 40});
             }
-            float span = (hi - lo) * 1.1f + 1e-6f, c0 = 0.5f * (hi + lo) - span / 2;
-            for (int i = 0; !rc && i < n; i++)
-                drift_canvas_dot(&cv, (int)((x[2 * i] - c0) / span * (W - 1)), (int)(W - 1 - (x[2 * i + 1] - c0) / span * (W - 1)), 1,
-                                 (drift_rgb){214, 39, 40});
             if (!rc && drift_canvas_write_png(&cv, grid)) rc = cli_fail("sample", "cannot write the scatter plot");
             if (!rc) drift_canvas_free(&cv);
         } else {

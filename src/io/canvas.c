@@ -156,6 +156,37 @@ void drift_canvas_dot(drift_canvas *c, int cx, int cy, int r, drift_rgb col)
     }
 }
 
+void drift_view_fit(drift_view *v, const float *pts, int64_t n, int64_t stride, double margin)
+{
+    double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+    for (int64_t i = 0; i < n; i++) {
+        const double p[2] = {pts[i * stride], pts[i * stride + 1]};
+        if (!isfinite(p[0]) || !isfinite(p[1])) continue; /* a point it could not draw */
+        for (int k = 0; k < 2; k++) {
+            lo[k] = p[k] < lo[k] ? p[k] : lo[k];
+            hi[k] = p[k] > hi[k] ? p[k] : hi[k];
+        }
+    }
+    if (!(lo[0] <= hi[0]) || !(lo[1] <= hi[1])) {
+        *v = (drift_view){0, 0, 1, 1};
+        return;
+    }
+    const double side = fmax(hi[0] - lo[0], hi[1] - lo[1]) * (1.0 + margin) + 1e-6;
+    const double cx = 0.5 * (lo[0] + hi[0]), cy = 0.5 * (lo[1] + hi[1]);
+    *v = (drift_view){cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2};
+}
+
+void drift_canvas_scatter(drift_canvas *c, int px, int py, int pw, int ph, const drift_view *v, const float *pts,
+                          int64_t n, int64_t stride, int r, drift_rgb col)
+{
+    const double sx = (double)pw / (v->x1 - v->x0), sy = (double)ph / (v->y1 - v->y0);
+    for (int64_t i = 0; i < n; i++) {
+        const double x = pts[i * stride], y = pts[i * stride + 1];
+        if (!(x >= v->x0 && x <= v->x1 && y >= v->y0 && y <= v->y1)) continue; /* NaN too */
+        drift_canvas_dot(c, (int)lround(px + (x - v->x0) * sx), (int)lround(py + ph - (y - v->y0) * sy), r, col);
+    }
+}
+
 void drift_canvas_circle(drift_canvas *c, int cx, int cy, int r, drift_rgb col)
 {
     if (r < 0) return;

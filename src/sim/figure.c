@@ -218,14 +218,22 @@ int drift_particles_snapshots_png(const char *path, const drift_particles_trace 
     for (int k = 0; k < K; k++) {
         const int r = k / cols, c = k % cols;
         panel_map m = {cx - half, cx + half, cy - half, cy + half, LEFT + c * (PANEL + GAP), TOP + r * (PANEL + TITLE_H + GAP) + TITLE_H};
-        for (int64_t i = 0; i < tr->n_target; i++) {
-            double y = d >= 2 ? tr->target[i * d + 1] : 0.25 * (2.0 * (double)i / tr->n_target - 1.0);
-            drift_canvas_dot(&cv, (int)lround(map_x(&m, tr->target[i * d])), (int)lround(map_y(&m, y)), dot, LIGHT);
+        if (d >= 2) {
+            const drift_view v = {m.x0, m.y0, m.x1, m.y1};
+            drift_canvas_scatter(&cv, m.px, m.py, PANEL, PANEL, &v, tr->target, tr->n_target, d, dot, LIGHT);
+        } else { /* 1-D: the target spread over a band for visibility */
+            for (int64_t i = 0; i < tr->n_target; i++) {
+                double y = 0.25 * (2.0 * (double)i / tr->n_target - 1.0);
+                drift_canvas_dot(&cv, (int)lround(map_x(&m, tr->target[i])), (int)lround(map_y(&m, y)), dot, LIGHT);
+            }
         }
         const float *s = &tr->snapshots[(size_t)k * (size_t)(n * d)];
-        for (int64_t i = 0; i < n; i++) {
-            double y = d >= 2 ? s[i * d + 1] : -0.5;
-            drift_canvas_dot(&cv, (int)lround(map_x(&m, s[i * d])), (int)lround(map_y(&m, y)), dot, PARTICLE);
+        if (d >= 2) {
+            const drift_view v = {m.x0, m.y0, m.x1, m.y1};
+            drift_canvas_scatter(&cv, m.px, m.py, PANEL, PANEL, &v, s, n, d, dot, PARTICLE);
+        } else { /* 1-D: the particles on a line below the target's band */
+            for (int64_t i = 0; i < n; i++)
+                drift_canvas_dot(&cv, (int)lround(map_x(&m, s[i])), (int)lround(map_y(&m, -0.5)), dot, PARTICLE);
         }
         drift_canvas_rect(&cv, m.px - 1, m.py - 1, PANEL + 2, PANEL + 2, BLACK);
         char title[96];

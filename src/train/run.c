@@ -85,25 +85,12 @@ static int write_scatter(drift_trainer *t, const char *path, const float *s, int
     drift_canvas cv;
     int st = drift_canvas_init(&cv, W, H, (drift_rgb){255, 255, 255});
     if (st) return st;
-    /* view: the data's bounding box with a margin */
-    float lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+    /* view: the data's bounding box with a margin; the data gray, the samples red */
     int64_t nd = t->data.n < SCATTER_POINTS ? t->data.n : SCATTER_POINTS;
-    for (int64_t i = 0; i < nd; i++)
-        for (int k = 0; k < 2; k++) {
-            float v = t->data.x[i * 2 + k];
-            lo[k] = fminf(lo[k], v);
-            hi[k] = fmaxf(hi[k], v);
-        }
-    float span = fmaxf(hi[0] - lo[0], hi[1] - lo[1]) * 1.15f + 1e-6f;
-    float cx = 0.5f * (lo[0] + hi[0]), cy = 0.5f * (lo[1] + hi[1]);
-#define PX(v) ((int)(M + ((v) - (cx - span / 2)) / span * (W - 2 * M)))
-#define PY(v) ((int)(H - M - ((v) - (cy - span / 2)) / span * (H - 2 * M)))
-    for (int64_t i = 0; i < nd; i++)
-        drift_canvas_dot(&cv, PX(t->data.x[i * 2]), PY(t->data.x[i * 2 + 1]), 1, (drift_rgb){170, 170, 170});
-    for (int64_t i = 0; i < n; i++)
-        drift_canvas_dot(&cv, PX(s[i * 2]), PY(s[i * 2 + 1]), 1, (drift_rgb){214, 39, 40});
-#undef PX
-#undef PY
+    drift_view v;
+    drift_view_fit(&v, t->data.x, nd, 2, 0.15);
+    drift_canvas_scatter(&cv, M, M, W - 2 * M, H - 2 * M, &v, t->data.x, nd, 2, 1, (drift_rgb){170, 170, 170});
+    drift_canvas_scatter(&cv, M, M, W - 2 * M, H - 2 * M, &v, s, n, 2, 1, (drift_rgb){214, 39, 40});
     char title[128];
     snprintf(title, sizeof title, "%s  step %lld  gray: data  red: samples", t->data.name, (long long)t->step);
     drift_canvas_text(&cv, 6, 4, title, 1, (drift_rgb){0, 0, 0});

@@ -382,6 +382,33 @@ static void test_grid(void)
     unlink(path);
 }
 
+/* the fitted view is the square around the points with the margin; each point lands on the
+ * pixel the mapping says, y up; points outside the view and NaN are skipped */
+static void test_scatter(void)
+{
+    const float pts[] = {0.0f, 0.0f, 4.0f, 2.0f, 2.0f, 1.0f, NAN, 3.0f};
+    drift_view v;
+    drift_view_fit(&v, pts, 4, 2, 0.0);
+    CHECK_CLOSE(v.x0, 0.0, 1e-5, 0);
+    CHECK_CLOSE(v.x1, 4.0, 1e-5, 0);
+    CHECK_CLOSE(v.y0, -1.0, 1e-5, 0); /* square: the y range widened about its centre 1 */
+    CHECK_CLOSE(v.y1, 3.0, 1e-5, 0);
+    drift_view_fit(&v, pts, 0, 2, 0.1);
+    CHECK(v.x0 == 0 && v.x1 == 1 && v.y0 == 0 && v.y1 == 1);
+    drift_canvas c;
+    CHECK_OK(drift_canvas_init(&c, 50, 50, (drift_rgb){255, 255, 255}));
+    const drift_view w = {0, 0, 4, 4};
+    const float q[] = {1.0f, 1.0f, 9.0f, 1.0f}; /* the second is outside the view */
+    drift_canvas_scatter(&c, 5, 5, 40, 40, &w, q, 2, 2, 0, (drift_rgb){1, 2, 3});
+    drift_rgb got = drift_canvas_get(&c, 15, 35); /* x: 5 + 1·10, y: 5 + 40 − 1·10 */
+    CHECK(got.r == 1 && got.g == 2 && got.b == 3);
+    int painted = 0;
+    for (int y = 0; y < 50; y++)
+        for (int x = 0; x < 50; x++) painted += drift_canvas_get(&c, x, y).r == 1;
+    CHECK(painted == 1);
+    drift_canvas_free(&c);
+}
+
 int main(void)
 {
     strcpy(tmpdir, "/tmp/drift_img_XXXXXX");
@@ -393,6 +420,7 @@ int main(void)
     RUN(test_colormaps);
     RUN(test_heatmap_and_colorbar);
     RUN(test_grid);
+    RUN(test_scatter);
     char p[128];
     snprintf(p, sizeof p, "%s/f.png", tmpdir);
     unlink(p);
