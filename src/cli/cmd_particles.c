@@ -83,6 +83,147 @@ static void json_array_d(drift_jsonw *w, const char *key, const double *v, int n
 /* Final MMD² above this (median-bandwidth gaussian kernel, values in [0, 2]) is not noise. */
 #define PARTICLES_STUCK_MMD2 0.05
 
+/* ---- output (the command's own text and JSON) ------------------------------------------------ */
+
+static int print_sweep_json(const drift_particles_config *cfgp, int dim, const char *target_s, const char *init_s,
+                            int exact, int seeds, double conf, const drift_sweep_result *sr)
+{
+    const drift_particles_config cfg = *cfgp;
+    const int ns = sr->n_sizes;
+    drift_jsonw w;
+    drift_jsonw_init(&w);
+    drift_jsonw_begin_object(&w);
+    drift_jsonw_key(&w, "d"), drift_jsonw_int(&w, dim);
+    drift_jsonw_key(&w, "family"), drift_jsonw_string(&w, drift_family_name(cfg.field.family));
+    drift_jsonw_key(&w, "kernel"), drift_jsonw_string(&w, drift_kernel_name(cfg.field.kernel));
+    drift_jsonw_key(&w, "target"), drift_jsonw_string(&w, target_s);
+    drift_jsonw_key(&w, "init"), drift_jsonw_string(&w, init_s);
+    drift_jsonw_key(&w, "exact_score"), drift_jsonw_bool(&w, exact);
+    drift_jsonw_key(&w, "self_term"), drift_jsonw_bool(&w, cfg.self_term);
+    drift_jsonw_key(&w, "seeds"), drift_jsonw_int(&w, seeds);
+    drift_jsonw_key(&w, "n"), drift_jsonw_begin_array(&w);
+    for (int s = 0; s < ns; s++) drift_jsonw_int(&w, sr->sizes[s]);
+    drift_jsonw_end_array(&w);
+    json_array_d(&w, "residual", sr->residual_mean, ns);
+    drift_jsonw_key(&w, "residual_runs"), drift_jsonw_begin_array(&w);
+    for (int s = 0; s < ns; s++) {
+        drift_jsonw_begin_array(&w);
+        for (int k = 0; k < seeds; k++) drift_jsonw_double(&w, sr->residual[s * seeds + k]);
+        drift_jsonw_end_array(&w);
+    }
+    drift_jsonw_end_array(&w);
+    drift_jsonw_key(&w, "mmd2_runs"), drift_jsonw_begin_array(&w);
+    for (int s = 0; s < ns; s++) {
+        drift_jsonw_begin_array(&w);
+        for (int k = 0; k < seeds; k++) drift_jsonw_double(&w, sr->mmd2[s * seeds + k]);
+        drift_jsonw_end_array(&w);
+    }
+    drift_jsonw_end_array(&w);
+    json_array_d(&w, "h", sr->h, ns);
+    json_array_d(&w, "eta", sr->eta, ns);
+    drift_jsonw_key(&w, "steps"), drift_jsonw_begin_array(&w);
+    for (int s = 0; s < ns; s++) drift_jsonw_int(&w, sr->steps[s]);
+    drift_jsonw_end_array(&w);
+    drift_jsonw_key(&w, "slope"), drift_jsonw_double(&w, sr->fit.slope);
+    drift_jsonw_key(&w, "slope_ci"), drift_jsonw_begin_array(&w);
+    drift_jsonw_double(&w, sr->fit.slope_lo), drift_jsonw_double(&w, sr->fit.slope_hi);
+    drift_jsonw_end_array(&w);
+    drift_jsonw_key(&w, "slope_se"), drift_jsonw_double(&w, sr->fit.slope_se);
+    drift_jsonw_key(&w, "conf"), drift_jsonw_double(&w, conf);
+    drift_jsonw_key(&w, "r2"), drift_jsonw_double(&w, sr->fit.r2);
+    drift_jsonw_key(&w, "theory"), drift_jsonw_double(&w, sr->theory);
+    drift_jsonw_key(&w, "seconds"), drift_jsonw_double(&w, sr->seconds);
+    drift_jsonw_end_object(&w);
+    if (drift_jsonw_status(&w)) { drift_jsonw_free(&w); return cli_fail("particles", "json"); }
+    printf("%s\n", w.buf);
+    drift_jsonw_free(&w);
+    return 0;
+}
+
+static void print_sweep_table(const drift_sweep_result *sr, int seeds, double conf, int exact, const char *csv,
+                              const char *sweep_plot)
+{
+    const int ns = sr->n_sizes;
+    printf("%8s %10s %10s %8s %12s %12s   %s\n", "N", "h", "eta", "steps", "R (geo mean)", "MMD^2 (mean)", "R per seed");
+    for (int s = 0; s < ns; s++) {
+        double mm = 0;
+        for (int k = 0; k < seeds; k++) mm += sr->mmd2[s * seeds + k] / seeds;
+        printf("%8" PRId64 " %10.4g %10.4g %8d %12.4e %12.4e  ", sr->sizes[s], sr->h[s], sr->eta[s], sr->steps[s],
+               sr->residual_mean[s], mm);
+        for (int k = 0; k < seeds; k++) printf(" %.3e", sr->residual[s * seeds + k]);
+        printf("\n");
+    }
+    printf("slope of log R vs log N: %.4f  (%.0f%% CI [%.4f, %.4f], se %.4f, r2 %.3f, %d runs)\n", sr->fit.slope,
+           100 * conf, sr->fit.slope_lo, sr->fit.slope_hi, sr->fit.slope_se, sr->fit.r2, sr->fit.n);
+    printf("theory -1/(d+4) = %.4f%s   (%.1f s)\n", sr->theory,
+           exact ? "" : "   [the rate is proven for the KDE-gradient velocity with the exact data score]", sr->seconds);
+    if (csv) printf("wrote %s\n", csv);
+    if (sweep_plot) printf("wrote %s\n", sweep_plot);
+}
+
+static int print_run_json(const drift_particles_config *cfgp, int n, int dim, const char *target_s, const char *init_s,
+                          const drift_particles_trace *tr)
+{
+    const drift_particles_config cfg = *cfgp;
+    const int64_t last = tr->rows - 1;
+    drift_jsonw w;
+    drift_jsonw_init(&w);
+    drift_jsonw_begin_object(&w);
+    drift_jsonw_key(&w, "n"), drift_jsonw_int(&w, n);
+    drift_jsonw_key(&w, "d"), drift_jsonw_int(&w, dim);
+    drift_jsonw_key(&w, "family"), drift_jsonw_string(&w, drift_family_name(cfg.field.family));
+    drift_jsonw_key(&w, "kernel"), drift_jsonw_string(&w, drift_kernel_name(cfg.field.kernel));
+    drift_jsonw_key(&w, "target"), drift_jsonw_string(&w, target_s);
+    drift_jsonw_key(&w, "init"), drift_jsonw_string(&w, init_s);
+    drift_jsonw_key(&w, "h"), drift_jsonw_double(&w, cfg.field.tau[0]);
+    drift_jsonw_key(&w, "eta"), drift_jsonw_double(&w, cfg.eta);
+    drift_jsonw_key(&w, "steps"), drift_jsonw_int(&w, cfg.steps);
+    drift_jsonw_key(&w, "exact_score"), drift_jsonw_bool(&w, tr->exact);
+    drift_jsonw_key(&w, "self_term"), drift_jsonw_bool(&w, cfg.self_term);
+    drift_jsonw_key(&w, "n_target"), drift_jsonw_int(&w, tr->n_target);
+    drift_jsonw_key(&w, "mmd_bandwidth"), drift_jsonw_double(&w, tr->mmd_bandwidth);
+    drift_jsonw_key(&w, "residual"), drift_jsonw_double(&w, tr->residual[last]);
+    drift_jsonw_key(&w, "mmd2"), drift_jsonw_double(&w, tr->mmd2[last]);
+    drift_jsonw_key(&w, "min_occupancy"), drift_jsonw_int(&w, tr->min_occupancy[last]);
+    drift_jsonw_key(&w, "seconds"), drift_jsonw_double(&w, tr->seconds);
+    drift_jsonw_key(&w, "trace"), drift_jsonw_begin_array(&w);
+    for (int64_t k = 0; k < tr->rows; k++) {
+        drift_jsonw_begin_object(&w);
+        drift_jsonw_key(&w, "step"), drift_jsonw_int(&w, tr->step[k]);
+        drift_jsonw_key(&w, "residual"), drift_jsonw_double(&w, tr->residual[k]);
+        drift_jsonw_key(&w, "mmd2"), drift_jsonw_double(&w, tr->mmd2[k]);
+        drift_jsonw_key(&w, "min_occupancy"), drift_jsonw_int(&w, tr->min_occupancy[k]);
+        drift_jsonw_end_object(&w);
+    }
+    drift_jsonw_end_array(&w);
+    drift_jsonw_end_object(&w);
+    if (drift_jsonw_status(&w)) { drift_jsonw_free(&w); return cli_fail("particles", "json"); }
+    printf("%s\n", w.buf);
+    drift_jsonw_free(&w);
+    return 0;
+}
+
+static void print_run_table(const drift_particles_config *cfgp, const char *title, const char *init_s,
+                            const drift_particles_trace *tr, const char *csv, const char *png, const char *plot,
+                            const char *save)
+{
+    const drift_particles_config cfg = *cfgp;
+    const int64_t last = tr->rows - 1;
+    printf("%s\n", title);
+    printf("init %s, eta %.4g, %d steps (t = %.3g), self term %s, data side %s, MMD bandwidth %.3g\n", init_s, cfg.eta,
+           cfg.steps, cfg.eta * cfg.steps, cfg.self_term ? "in" : "out",
+           tr->exact ? "exact smoothed score" : "target samples", tr->mmd_bandwidth);
+    printf("%8s %10s %12s %12s %10s\n", "step", "t", "R", "MMD^2", "min occ.");
+    for (int64_t k = 0; k < tr->rows; k++)
+        printf("%8" PRId64 " %10.4g %12.4e %12.4e %10" PRId64 "\n", tr->step[k], cfg.eta * (double)tr->step[k], tr->residual[k],
+               tr->mmd2[k], tr->min_occupancy[k]);
+    printf("final R = %.4e, MMD^2 = %.4e (%.1f s)\n", tr->residual[last], tr->mmd2[last], tr->seconds);
+    if (csv) printf("wrote %s\n", csv);
+    if (png) printf("wrote %s\n", png);
+    if (plot) printf("wrote %s\n", plot);
+    if (save) printf("wrote %s\n", save);
+}
+
 /* 1 when the option called `name` was given (it must be in the table: a misspelt name is a
  * programming error caught by the CLI tests, which give every alternative) */
 static int option_seen(const cli_opt *opts, int n, const char *name)
@@ -230,69 +371,9 @@ int cmd_particles(int argc, char **argv)
         }
         const int exact = drift_particles_exact(&cfg, &target);
         if (json) {
-            drift_jsonw w;
-            drift_jsonw_init(&w);
-            drift_jsonw_begin_object(&w);
-            drift_jsonw_key(&w, "d"), drift_jsonw_int(&w, dim);
-            drift_jsonw_key(&w, "family"), drift_jsonw_string(&w, drift_family_name(cfg.field.family));
-            drift_jsonw_key(&w, "kernel"), drift_jsonw_string(&w, drift_kernel_name(cfg.field.kernel));
-            drift_jsonw_key(&w, "target"), drift_jsonw_string(&w, target_s);
-            drift_jsonw_key(&w, "init"), drift_jsonw_string(&w, init_s);
-            drift_jsonw_key(&w, "exact_score"), drift_jsonw_bool(&w, exact);
-            drift_jsonw_key(&w, "self_term"), drift_jsonw_bool(&w, cfg.self_term);
-            drift_jsonw_key(&w, "seeds"), drift_jsonw_int(&w, seeds);
-            drift_jsonw_key(&w, "n"), drift_jsonw_begin_array(&w);
-            for (int s = 0; s < ns; s++) drift_jsonw_int(&w, sr.sizes[s]);
-            drift_jsonw_end_array(&w);
-            json_array_d(&w, "residual", sr.residual_mean, ns);
-            drift_jsonw_key(&w, "residual_runs"), drift_jsonw_begin_array(&w);
-            for (int s = 0; s < ns; s++) {
-                drift_jsonw_begin_array(&w);
-                for (int k = 0; k < seeds; k++) drift_jsonw_double(&w, sr.residual[s * seeds + k]);
-                drift_jsonw_end_array(&w);
-            }
-            drift_jsonw_end_array(&w);
-            drift_jsonw_key(&w, "mmd2_runs"), drift_jsonw_begin_array(&w);
-            for (int s = 0; s < ns; s++) {
-                drift_jsonw_begin_array(&w);
-                for (int k = 0; k < seeds; k++) drift_jsonw_double(&w, sr.mmd2[s * seeds + k]);
-                drift_jsonw_end_array(&w);
-            }
-            drift_jsonw_end_array(&w);
-            json_array_d(&w, "h", sr.h, ns);
-            json_array_d(&w, "eta", sr.eta, ns);
-            drift_jsonw_key(&w, "steps"), drift_jsonw_begin_array(&w);
-            for (int s = 0; s < ns; s++) drift_jsonw_int(&w, sr.steps[s]);
-            drift_jsonw_end_array(&w);
-            drift_jsonw_key(&w, "slope"), drift_jsonw_double(&w, sr.fit.slope);
-            drift_jsonw_key(&w, "slope_ci"), drift_jsonw_begin_array(&w);
-            drift_jsonw_double(&w, sr.fit.slope_lo), drift_jsonw_double(&w, sr.fit.slope_hi);
-            drift_jsonw_end_array(&w);
-            drift_jsonw_key(&w, "slope_se"), drift_jsonw_double(&w, sr.fit.slope_se);
-            drift_jsonw_key(&w, "conf"), drift_jsonw_double(&w, conf);
-            drift_jsonw_key(&w, "r2"), drift_jsonw_double(&w, sr.fit.r2);
-            drift_jsonw_key(&w, "theory"), drift_jsonw_double(&w, sr.theory);
-            drift_jsonw_key(&w, "seconds"), drift_jsonw_double(&w, sr.seconds);
-            drift_jsonw_end_object(&w);
-            if (drift_jsonw_status(&w)) { drift_jsonw_free(&w); cli_fail("particles", "json"); goto done; }
-            printf("%s\n", w.buf);
-            drift_jsonw_free(&w);
+            if (print_sweep_json(&cfg, dim, target_s, init_s, exact, seeds, conf, &sr)) goto done;
         } else {
-            printf("%8s %10s %10s %8s %12s %12s   %s\n", "N", "h", "eta", "steps", "R (geo mean)", "MMD^2 (mean)", "R per seed");
-            for (int s = 0; s < ns; s++) {
-                double mm = 0;
-                for (int k = 0; k < seeds; k++) mm += sr.mmd2[s * seeds + k] / seeds;
-                printf("%8" PRId64 " %10.4g %10.4g %8d %12.4e %12.4e  ", sr.sizes[s], sr.h[s], sr.eta[s], sr.steps[s],
-                       sr.residual_mean[s], mm);
-                for (int k = 0; k < seeds; k++) printf(" %.3e", sr.residual[s * seeds + k]);
-                printf("\n");
-            }
-            printf("slope of log R vs log N: %.4f  (%.0f%% CI [%.4f, %.4f], se %.4f, r2 %.3f, %d runs)\n", sr.fit.slope,
-                   100 * conf, sr.fit.slope_lo, sr.fit.slope_hi, sr.fit.slope_se, sr.fit.r2, sr.fit.n);
-            printf("theory -1/(d+4) = %.4f%s   (%.1f s)\n", sr.theory,
-                   exact ? "" : "   [the rate is proven for the KDE-gradient velocity with the exact data score]", sr.seconds);
-            if (csv) printf("wrote %s\n", csv);
-            if (sweep_plot) printf("wrote %s\n", sweep_plot);
+            print_sweep_table(&sr, seeds, conf, exact, csv, sweep_plot);
         }
         rc = 0;
         goto done;
@@ -325,54 +406,9 @@ int cmd_particles(int argc, char **argv)
     if (save && drift_npy_write_f32(save, x, n, dim)) { cli_fail("particles", save); goto done; }
     const int64_t last = tr.rows - 1;
     if (json) {
-        drift_jsonw w;
-        drift_jsonw_init(&w);
-        drift_jsonw_begin_object(&w);
-        drift_jsonw_key(&w, "n"), drift_jsonw_int(&w, n);
-        drift_jsonw_key(&w, "d"), drift_jsonw_int(&w, dim);
-        drift_jsonw_key(&w, "family"), drift_jsonw_string(&w, drift_family_name(cfg.field.family));
-        drift_jsonw_key(&w, "kernel"), drift_jsonw_string(&w, drift_kernel_name(cfg.field.kernel));
-        drift_jsonw_key(&w, "target"), drift_jsonw_string(&w, target_s);
-        drift_jsonw_key(&w, "init"), drift_jsonw_string(&w, init_s);
-        drift_jsonw_key(&w, "h"), drift_jsonw_double(&w, cfg.field.tau[0]);
-        drift_jsonw_key(&w, "eta"), drift_jsonw_double(&w, cfg.eta);
-        drift_jsonw_key(&w, "steps"), drift_jsonw_int(&w, cfg.steps);
-        drift_jsonw_key(&w, "exact_score"), drift_jsonw_bool(&w, tr.exact);
-        drift_jsonw_key(&w, "self_term"), drift_jsonw_bool(&w, cfg.self_term);
-        drift_jsonw_key(&w, "n_target"), drift_jsonw_int(&w, tr.n_target);
-        drift_jsonw_key(&w, "mmd_bandwidth"), drift_jsonw_double(&w, tr.mmd_bandwidth);
-        drift_jsonw_key(&w, "residual"), drift_jsonw_double(&w, tr.residual[last]);
-        drift_jsonw_key(&w, "mmd2"), drift_jsonw_double(&w, tr.mmd2[last]);
-        drift_jsonw_key(&w, "min_occupancy"), drift_jsonw_int(&w, tr.min_occupancy[last]);
-        drift_jsonw_key(&w, "seconds"), drift_jsonw_double(&w, tr.seconds);
-        drift_jsonw_key(&w, "trace"), drift_jsonw_begin_array(&w);
-        for (int64_t k = 0; k < tr.rows; k++) {
-            drift_jsonw_begin_object(&w);
-            drift_jsonw_key(&w, "step"), drift_jsonw_int(&w, tr.step[k]);
-            drift_jsonw_key(&w, "residual"), drift_jsonw_double(&w, tr.residual[k]);
-            drift_jsonw_key(&w, "mmd2"), drift_jsonw_double(&w, tr.mmd2[k]);
-            drift_jsonw_key(&w, "min_occupancy"), drift_jsonw_int(&w, tr.min_occupancy[k]);
-            drift_jsonw_end_object(&w);
-        }
-        drift_jsonw_end_array(&w);
-        drift_jsonw_end_object(&w);
-        if (drift_jsonw_status(&w)) { drift_jsonw_free(&w); cli_fail("particles", "json"); goto done; }
-        printf("%s\n", w.buf);
-        drift_jsonw_free(&w);
+        if (print_run_json(&cfg, n, dim, target_s, init_s, &tr)) goto done;
     } else {
-        printf("%s\n", title);
-        printf("init %s, eta %.4g, %d steps (t = %.3g), self term %s, data side %s, MMD bandwidth %.3g\n", init_s, cfg.eta,
-               cfg.steps, cfg.eta * cfg.steps, cfg.self_term ? "in" : "out",
-               tr.exact ? "exact smoothed score" : "target samples", tr.mmd_bandwidth);
-        printf("%8s %10s %12s %12s %10s\n", "step", "t", "R", "MMD^2", "min occ.");
-        for (int64_t k = 0; k < tr.rows; k++)
-            printf("%8" PRId64 " %10.4g %12.4e %12.4e %10" PRId64 "\n", tr.step[k], cfg.eta * (double)tr.step[k], tr.residual[k],
-                   tr.mmd2[k], tr.min_occupancy[k]);
-        printf("final R = %.4e, MMD^2 = %.4e (%.1f s)\n", tr.residual[last], tr.mmd2[last], tr.seconds);
-        if (csv) printf("wrote %s\n", csv);
-        if (png) printf("wrote %s\n", png);
-        if (plot) printf("wrote %s\n", plot);
-        if (save) printf("wrote %s\n", save);
+        print_run_table(&cfg, title, init_s, &tr, csv, png, plot, save);
     }
     /* A flow can come to rest away from the target (the commonest case: particles started on
      * one side of a mixture fill the near mode and never see the far one). R alone reads as
