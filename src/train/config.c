@@ -324,11 +324,15 @@ int drift_train_config_defaults(drift_train_config *cfg, const char *data, const
         cfg->ckpt_every = 1000;
         cfg->eval_every = 0;
     }
-    if (file) { /* runs/<file name without directories and extension> */
-        const char *base = strrchr(data, '/');
-        base = base && base[1] ? base + 1 : data;
-        size_t stem = strcspn(base, ".");
-        snprintf(cfg->out, sizeof cfg->out, "runs/%.*s", (int)(stem ? stem : strlen(base)), base);
+    if (file) { /* runs/<file or folder name without directories and extension> */
+        size_t end = strlen(data);
+        while (end > 1 && data[end - 1] == '/') end--; /* "my_pngs/" names my_pngs */
+        size_t start = end;
+        while (start > 0 && data[start - 1] != '/') start--;
+        size_t stem = strcspn(data + start, ".");
+        if (stem > end - start) stem = end - start;
+        if (!stem) stem = end - start; /* ".hidden" */
+        snprintf(cfg->out, sizeof cfg->out, "runs/%.*s", (int)(stem ? stem : 4), stem ? data + start : "data");
     } else {
         snprintf(cfg->out, sizeof cfg->out, "runs/%s", data);
     }
