@@ -122,15 +122,28 @@ def _eval_toy(toy, samples, n, seed):
     return out
 
 
-def _reference(data, data_dir):
-    """(h, w, c, n_classes) of an image dataset, from the first image of its test split."""
+def _own(data):
+    """A reference of the user's own (a path: `drift eval --ref`), not a named dataset or toy."""
+    return data not in ("mnist", "fashion-mnist") and not is_toy(data)
+
+
+def _reference(data, data_dir, ref_labels=None, n_ref=0):
+    """(h, w, c, n_classes) of an image dataset, from the first image of its test split; of an own
+    reference (a path), from all its rows (or the first n_ref) with ref_labels (n_classes 0 without)."""
     L = lib()
-    ref, ro = Dataset(), DatasetOpts(split=b"test", data_dir=cstr(data_dir), n=1)
+    own = _own(data)
+    if ref_labels is not None and not own:
+        raise ValueError("ref_labels go with an own reference (a path), not with %s" % data)
+    ref = Dataset()
+    ro = DatasetOpts(split=b"test", data_dir=cstr(data_dir), n=int(n_ref) if own else 1,
+                     labels_path=cstr(ref_labels) if own else None)
     check(L.drift_dataset_open(cstr(data), ctypes.byref(ro), ctypes.byref(ref)))
-    shape = (ref.h, ref.w, ref.c, ref.n_classes)
+    shape = (ref.h, ref.w, ref.c, ref.n_classes if ref.labels and ref.n_classes >= 2 else 0)
     has_labels = bool(ref.labels)
     L.drift_dataset_free(ctypes.byref(ref))
-    if shape[0] <= 0 or not has_labels:
+    if own and shape[0] <= 0:
+        raise ValueError("%s is not image data ((n, h, w[, c]), IDX images or a folder of PNGs)" % data)
+    if not own and (shape[0] <= 0 or not has_labels):
         raise ValueError("%s is neither an image dataset with labels (mnist, fashion-mnist) nor a toy" % data)
     return shape
 
@@ -144,7 +157,7 @@ class Evaluator:
     Threads sharing an Evaluator take turns (its classifier's activations are shared)."""
 
     def __init__(self, data="fashion-mnist", n_ref=0, k=3, data_dir=None, cache_dir=None, classifier=None,
-                 train=True, log=True):
+                 train=True, log=True, ref_labels=None):
         if not isinstance(data, str):
             raise TypeError("data must be a dataset name, got %r" % (data,))
         if is_toy(data):
@@ -154,13 +167,14 @@ class Evaluator:
                 raise ValueError("%s must be an integer >= %d, got %r" % (name, lo, v))
         L = lib()
         self.data = data
-        self.h, self.w, self.c, self.n_classes = _reference(data, data_dir)
+        self.h, self.w, self.c, self.n_classes = _reference(data, data_dir, ref_labels, n_ref)
         self._log = _LOGFN(lambda ctx, line: print("drift eval: %s" % line.decode(), file=sys.stderr)) if log else None
-        self._strings = [cstr(data), cstr(data_dir), cstr(cache_dir), cstr(classifier)]
+        self._strings = [cstr(data), cstr(data_dir), cstr(cache_dir), cstr(classifier), cstr(ref_labels)]
         opts = EvaluatorOpts(dataset=self._strings[0], data_dir=self._strings[1], cache_dir=self._strings[2],
                              n_ref=int(n_ref), k=int(k), train_if_missing=1 if train else 0,
                              classifier_path=self._strings[3], train_opts=None,
-                             log=ctypes.cast(self._log, ctypes.c_void_p) if log else None, log_ctx=None)
+                             log=ctypes.cast(self._log, ctypes.c_void_p) if log else None, log_ctx=None,
+                             labels_path=self._strings[4])
         self._lock = threading.Lock()  # one scoring at a time: the classifier's activations are shared
         ev = ctypes.c_void_p()
         use_threads()
@@ -197,6 +211,8 @@ class Evaluator:
             raise ValueError("this evaluator was closed")
         a = _rows(samples, n)
         x = _image_matrix(a, self.h, self.w, self.c, self.data)
+        if labels is not None and self.n_classes == 0:
+            raise ValueError("labels need a labelled reference: %s has none (ref_labels)" % self.data)
         lab = None if labels is None else _labels(labels, x.shape[0], self.n_classes, self.data)
         m = ctypes.create_string_buffer(OPAQUE_METRICS_BYTES)
         L = lib()
@@ -214,28 +230,33 @@ class Evaluator:
 
 
 def evaluate(samples, labels=None, data="fashion-mnist", n=10000, n_ref=0, k=3, seed=0, data_dir=None,
-             cache_dir=None, classifier=None, train=True, log=True):
+             cache_dir=None, classifier=None, train=True, log=True, ref_labels=None):
     """`drift eval --json` on arrays: the metrics of the first n samples against `data` as a dict.
 
     data: an image dataset (fashion-mnist, mnist: see Evaluator; labels, n_ref, k, data_dir,
-    cache_dir, classifier, train apply) or a toy (swiss_roll, ...: samples (n, 2), seed of the
+    cache_dir, classifier, train apply), the path of your own reference images (`drift eval
+    --ref`: NPY, IDX or a folder of PNGs; ref_labels = --ref-labels, optional) or a toy (swiss_roll, ...: samples (n, 2), seed of the
     fresh target sample). Opening an image evaluation loads the classifier and the test split's
     statistics each time: to score several sets, open one drift.Evaluator and call score()."""
     if not isinstance(data, str):
         raise TypeError("data must be a dataset name, got %r" % (data,))
+    if ref_labels is not None and data in ("mnist", "fashion-mnist"):
+        raise ValueError("ref_labels go with an own reference (a path), not with %s" % data)
     a = _rows(samples, n)
     if a.dtype not in (np.float32, np.float64, np.uint8):
         raise TypeError("samples must be float32/float64 (or uint8 images), got dtype %s" % a.dtype)
     if is_toy(data):
-        if labels is not None or classifier is not None:
-            raise ValueError("labels and classifier apply to image datasets, not to %s" % data)
+        if labels is not None or classifier is not None or ref_labels is not None:
+            raise ValueError("labels, classifier and ref_labels apply to image datasets, not to %s" % data)
         return _eval_toy(data, samples, n, seed)
     # the samples are checked before the evaluator opens: a wrong array is reported at once, not
     # after minutes of training a missing classifier
-    h, w, c, n_classes = _reference(data, data_dir)
+    h, w, c, n_classes = _reference(data, data_dir, ref_labels, n_ref)
     x = _image_matrix(_rows(samples, n), h, w, c, data)
     if labels is not None:
+        if n_classes == 0:
+            raise ValueError("labels need a labelled reference: %s has none (ref_labels)" % data)
         _labels(labels, x.shape[0], n_classes, data)
     with Evaluator(data, n_ref=n_ref, k=k, data_dir=data_dir, cache_dir=cache_dir, classifier=classifier,
-                   train=train, log=log) as ev:
+                   train=train, log=log, ref_labels=ref_labels) as ev:
         return ev.score(samples, labels, n=n)
