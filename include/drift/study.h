@@ -115,8 +115,8 @@ int drift_study_cell_failed(const drift_study_plan *p, int i);
 
 /* Reads every cell's result and writes into the study directory: results.json (per cell and
  * per group: mean, sd and n over seeds of each metric), results.md (the same as Markdown
- * tables, "mean ± sd"), fid.svg (FID at each evaluation logged in metrics.jsonl, one line per
- * cell; image data only) and rows.png (one row of samples per cell, the first
+ * tables, "mean ± sd"), fid.svg/png (FID at each evaluation logged in metrics.jsonl, one line per
+ * cell; image data only), fid_groups.svg/png (the same averaged over each group's seeds) and rows.png (one row of samples per cell, the first
  * grid_per_class × n_classes samples of "<cell>/row.npy", labelled; image data only). Cells
  * without a result are listed as pending. *n_done, when not NULL, gets the finished cells. */
 int drift_study_aggregate(const drift_study_plan *p, int *n_done);

@@ -855,6 +855,81 @@ static int write_fid_plot(const drift_study_plan *p, const cell_result *res)
     return st;
 }
 
+/* The same per group: at each step of the group's first finished cell, the mean FID of its
+ * finished cells that evaluated at that step (one line per variant: the palette cycles after ten
+ * lines, which makes a plot of every cell ambiguous). */
+static int write_fid_group_plot(const drift_study_plan *p, const cell_result *res)
+{
+    drift_plot *pl = NULL;
+    char title[256];
+    snprintf(title, sizeof title, "%s: FID during training, mean over seeds", p->name);
+    int st = drift_plot_create(&pl, title, "step", "FID");
+    if (st) return st;
+    drift_plot_set_size(pl, 960, 600);
+    int series = 0;
+    for (int g = 0; !st && g < p->n_cells; g++) {
+        int first = 1;
+        for (int j = 0; j < g; j++) first &= strcmp(p->cells[j].group, p->cells[g].group) != 0;
+        if (!first) continue;
+        double *gs = NULL, *sum = NULL;
+        int *cnt = NULL, n_seeds = 0;
+        size_t gn = 0;
+        for (int i = g; !st && i < p->n_cells; i++) {
+            char path[2048];
+            if (strcmp(p->cells[i].group, p->cells[g].group) || !res[i].done ||
+                drift_study_cell_path(p, i, "run/metrics.jsonl", path, sizeof path))
+                continue;
+            double *s, *f;
+            size_t n;
+            if ((st = read_fid_curve(path, &s, &f, &n))) break;
+            if (n && !gs) {
+                gs = s;
+                sum = calloc(n, sizeof *sum);
+                cnt = calloc(n, sizeof *cnt);
+                if (!sum || !cnt) st = drift_error(DRIFT_ENOMEM, "out of memory");
+                gn = n;
+                s = NULL;
+            }
+            if (n && gs && !st) {
+                n_seeds++;
+                for (size_t k = 0; k < n; k++)
+                    for (size_t q = 0; q < gn; q++)
+                        if (gs[q] == (s ? s[k] : gs[k])) {
+                            sum[q] += f[k];
+                            cnt[q]++;
+                            break;
+                        }
+            }
+            free(s);
+            free(f);
+        }
+        if (!st && gn) {
+            size_t m = 0;
+            for (size_t q = 0; q < gn; q++)
+                if (cnt[q]) {
+                    gs[m] = gs[q];
+                    sum[m++] = sum[q] / cnt[q];
+                }
+            char name[300];
+            snprintf(name, sizeof name, "%s (%d seed%s)", p->cells[g].group, n_seeds, n_seeds == 1 ? "" : "s");
+            st = drift_plot_add_series(pl, name, gs, sum, m, DRIFT_PLOT_LINE_MARKERS);
+            series++;
+        }
+        free(gs);
+        free(sum);
+        free(cnt);
+    }
+    char path[2048];
+    if (!st && series) {
+        snprintf(path, sizeof path, "%s/fid_groups.svg", p->dir);
+        st = drift_plot_write_svg(pl, path);
+        snprintf(path, sizeof path, "%s/fid_groups.png", p->dir);
+        if (!st) st = drift_plot_write_png(pl, path);
+    }
+    drift_plot_free(pl);
+    return st;
+}
+
 /* One row of samples per cell, the cell's name on the left. Only 28 x 28 gray images. */
 static int write_rows(const drift_study_plan *p, const cell_result *res)
 {
@@ -1116,6 +1191,7 @@ int drift_study_aggregate(const drift_study_plan *p, int *n_done)
         }
     }
     if (!st) st = write_fid_plot(p, res);
+    if (!st) st = write_fid_group_plot(p, res);
     if (!st) st = write_rows(p, res);
     free(gfirst);
     free(res);
