@@ -822,6 +822,16 @@ static int read_fid_curve(const char *path, double **steps, double **fids, size_
     return st;
 }
 
+/* dir/stem.svg and dir/stem.png of one plot */
+static int write_plot_files(const drift_plot *pl, const char *dir, const char *stem)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s.svg", dir, stem);
+    int st = drift_plot_write_svg(pl, path);
+    snprintf(path, sizeof path, "%s/%s.png", dir, stem);
+    return st ? st : drift_plot_write_png(pl, path);
+}
+
 static int write_fid_plot(const drift_study_plan *p, const cell_result *res)
 {
     drift_plot *pl = NULL;
@@ -844,13 +854,7 @@ static int write_fid_plot(const drift_study_plan *p, const cell_result *res)
         free(s);
         free(f);
     }
-    char path[2048];
-    if (!st && series) {
-        snprintf(path, sizeof path, "%s/fid.svg", p->dir);
-        st = drift_plot_write_svg(pl, path);
-        snprintf(path, sizeof path, "%s/fid.png", p->dir);
-        if (!st) st = drift_plot_write_png(pl, path);
-    }
+    if (!st && series) st = write_plot_files(pl, p->dir, "fid");
     drift_plot_free(pl);
     return st;
 }
@@ -919,13 +923,7 @@ static int write_fid_group_plot(const drift_study_plan *p, const cell_result *re
         free(sum);
         free(cnt);
     }
-    char path[2048];
-    if (!st && series) {
-        snprintf(path, sizeof path, "%s/fid_groups.svg", p->dir);
-        st = drift_plot_write_svg(pl, path);
-        snprintf(path, sizeof path, "%s/fid_groups.png", p->dir);
-        if (!st) st = drift_plot_write_png(pl, path);
-    }
+    if (!st && series) st = write_plot_files(pl, p->dir, "fid_groups");
     drift_plot_free(pl);
     return st;
 }
