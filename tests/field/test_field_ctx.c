@@ -108,6 +108,17 @@ static void compute_refs(void)
     drift_set_threads(2);
 }
 
+/* every group as a batch, each with a zeroed result writing into its own v[g] (caller frees) */
+static void all_batches(drift_field_batch *b, drift_field_result *r, float **v)
+{
+    for (int g = 0; g < NB; g++) {
+        b[g] = batch_of(g);
+        memset(&r[g], 0, sizeof r[g]);
+        v[g] = calloc((size_t)(groups[g].n * D), sizeof(float));
+        r[g].v = v[g];
+    }
+}
+
 /* run all groups through drift_field_compute_many; 1 when every output equals the reference
  * bit for bit */
 static int many_matches(drift_ctx *ctx, int c)
@@ -117,12 +128,7 @@ static int many_matches(drift_ctx *ctx, int c)
     drift_field_batch b[NB];
     drift_field_result r[NB];
     float *v[NB];
-    for (int g = 0; g < NB; g++) {
-        b[g] = batch_of(g);
-        memset(&r[g], 0, sizeof r[g]);
-        v[g] = calloc((size_t)(groups[g].n * D), sizeof(float));
-        r[g].v = v[g];
-    }
+    all_batches(b, r, v);
     int st = drift_field_compute_many(ctx, &cfg, NB, b, r), same = st == DRIFT_OK;
     for (int g = 0; g < NB; g++) {
         if (same)
@@ -240,12 +246,7 @@ static void test_errors(void)
     drift_field_batch b[NB];
     drift_field_result r[NB];
     float *v[NB];
-    for (int g = 0; g < NB; g++) {
-        b[g] = batch_of(g);
-        memset(&r[g], 0, sizeof r[g]);
-        v[g] = calloc((size_t)(groups[g].n * D), sizeof(float));
-        r[g].v = v[g];
-    }
+    all_batches(b, r, v);
     CHECK(drift_field_compute_many(NULL, &cfg, 0, b, r) == DRIFT_EINVAL);
     CHECK(drift_field_compute_many(NULL, &cfg, NB, NULL, r) == DRIFT_EINVAL);
     /* a NaN in batch 5: the call fails and names it, on either path */
